@@ -1,0 +1,1 @@
+"""Kai: shared library code for the emotion-aware Rasa assistant."""

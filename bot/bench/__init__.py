@@ -1,0 +1,1 @@
+"""Benchmarks that print tables, save plots and write benchmarks/results/NAME.json."""

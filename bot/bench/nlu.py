@@ -1,0 +1,188 @@
+"""NLU benchmark: our LoRA pipeline vs Rasa's default pipeline vs a frozen-encoder baseline.
+
+    python -m bot.bench nlu              # the full run (about an hour on 2 cores)
+    python -m bot.bench nlu --subset 10  # 10 intents + out_of_scope, a few minutes
+
+Every side trains and predicts in its own process (``bot.bench.nlu_side``), on the same
+CLINC150 splits: full data, 10 examples per intent, and the test split with typos.
+Out-of-scope is the intent ``out_of_scope`` everywhere; each side's confidence threshold
+is calibrated on the validation split. Emotion is measured on GoEmotions (Ekman).
+Writes a markdown table and PNG plots to the run folder and, for a full run,
+``benchmarks/results/nlu.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import yaml
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.bench import clinc, metrics, nlu_plots
+from bot.paths import PROJECT_ROOT
+
+RESULTS_JSON = PROJECT_ROOT / "benchmarks" / "results" / "nlu.json"
+OUR_COMPONENT = "models_custom.lora_intent_emotion_classifier.LoraIntentEmotionClassifier"
+# Settings per training-set size; the emotion head is measured separately below.
+OUR_SETTINGS = {
+    "clinc150_full": {"epochs": 3, "learning_rate": 1e-3, "noise_augmentation": 0.25, "emotion_corpus": None},
+    "clinc150_10shot": {"epochs": 20, "learning_rate": 1e-3, "emotion_corpus": None},
+}
+EMOTION_SETTINGS = {"emotion_corpus_max_examples": 43_410, "emotion_corpus_epochs": 1, "learning_rate": 1e-3}
+SIDES = ("ours", "default", "frozen")
+SCENARIOS = tuple(OUR_SETTINGS)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = _parse_args(argv)
+    run_dir = Path(args.out or PROJECT_ROOT / "benchmarks" / "runs" / f"nlu-{time.strftime('%Y%m%d-%H%M%S')}")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    splits = clinc.load_clinc(args.subset)
+    noisy_test = clinc.noisy(splits.test)
+    results: Dict = {}
+    details: Dict = {}
+    training_sets = {"clinc150_full": splits.train, "clinc150_10shot": clinc.few_shot(splits.train, 10, seed=0)}
+    for scenario in args.scenarios:
+        train_rows = training_sets[scenario]
+        evals = {"val": splits.val, "test": splits.test}
+        if scenario == "clinc150_full":
+            evals["noisy"] = noisy_test
+        for side in args.sides:
+            print(f"== {scenario}: {side} ({len(train_rows)} training examples)", flush=True)
+            workdir = run_dir / scenario / side
+            raw = _run_side(side, scenario, train_rows, evals, workdir, args.resume, args.remeasure_latency)
+            results.setdefault(scenario, {})[side], details[(scenario, side)] = _score(raw, evals)
+    if "clinc150_full" in args.scenarios:
+        results["clinc150_noisy"] = _noisy_scores(details, args.sides)
+    if not args.skip_emotion:
+        results["emotion"] = {"ours": _emotion(run_dir, args.subset)}
+    _report(results, details, run_dir)
+    if args.subset is None and set(args.sides) == set(SIDES) and set(args.scenarios) == set(SCENARIOS):
+        RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
+        print(f"wrote {RESULTS_JSON}")
+    return 0
+
+
+def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bot.bench nlu", description=__doc__.split("\n")[0])
+    parser.add_argument("--subset", type=int, help="keep only N in-scope intents (quick run)")
+    parser.add_argument("--sides", nargs="+", default=list(SIDES), choices=SIDES)
+    parser.add_argument("--skip-emotion", action="store_true", help="skip the GoEmotions part")
+    parser.add_argument("--out", help="run folder (default benchmarks/runs/nlu-TIMESTAMP)")
+    parser.add_argument("--scenarios", nargs="+", default=list(SCENARIOS), choices=SCENARIOS)
+    parser.add_argument(
+        "--resume", action="store_true", help="reuse sides already finished in --out (a long run in parts)"
+    )
+    parser.add_argument(
+        "--remeasure-latency", action="store_true",
+        help="with --resume: time every finished side again now (e.g. once the machine is quiet)",
+    )
+    return parser.parse_args(argv)
+
+
+def _run_side(
+    side: str, scenario: str, train_rows, evals, workdir: Path, resume: bool, remeasure_latency: bool
+) -> Dict:
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "eval.json").write_text(json.dumps(evals))
+    if side == "frozen":
+        (workdir / "train.json").write_text(json.dumps(train_rows))
+    else:
+        messages = [Message.build(text, intent) for text, intent in train_rows]
+        (workdir / "train.yml").write_text(TrainingData(messages).nlu_as_yaml())
+        (workdir / "config.yml").write_text(yaml.safe_dump(_rasa_config(side, scenario), sort_keys=False))
+    kind = "frozen" if side == "frozen" else "rasa"
+    command = [sys.executable, "-m", "bot.bench.nlu_side", kind, str(workdir)]
+    if resume and (workdir / "result.json").exists():
+        print(f"   reusing {workdir / 'result.json'}", flush=True)
+        if remeasure_latency:
+            subprocess.run(command + ["--latency-only"], check=True)
+        return json.loads((workdir / "result.json").read_text())
+    subprocess.run(command, check=True)
+    return json.loads((workdir / "result.json").read_text())
+
+
+def _rasa_config(side: str, scenario: str) -> Dict:
+    if side == "default":
+        import rasa.engine.recipes
+
+        default = Path(rasa.engine.recipes.__file__).parent / "config_files" / "default_config.yml"
+        config = yaml.safe_load(default.read_text())
+        config.pop("policies", None)
+        return config
+    pipeline = [{"name": OUR_COMPONENT, **OUR_SETTINGS[scenario]}]
+    return {"recipe": "default.v1", "assistant_id": "nlu-benchmark", "language": "en", "pipeline": pipeline}
+
+
+def _score(raw: Dict, evals: Dict) -> tuple:
+    """Metrics at the val-calibrated threshold (the operating point) and without one."""
+    predictions = {name: [tuple(p) for p in preds] for name, preds in raw["predictions"].items()}
+    gold = {name: [intent for _, intent in rows] for name, rows in evals.items()}
+    threshold = metrics.calibrate_threshold(gold["val"], predictions["val"])
+    test_pred = metrics.with_threshold(predictions["test"], threshold)
+    raw_pred = [intent for intent, _ in predictions["test"]]
+    scored = metrics.intent_metrics(gold["test"], test_pred)
+    scored.update({f"{k}_no_threshold": v for k, v in metrics.intent_metrics(gold["test"], raw_pred).items()})
+    scored["threshold"] = threshold
+    scored.update({k: raw[k] for k in ("train_s", "p50_ms", "p95_ms", "peak_rss_mb", "model_mb", "load_avg")})
+    detail = {"gold": gold, "predictions": predictions, "threshold": threshold, "test_pred": test_pred}
+    return scored, detail
+
+
+def _noisy_scores(details: Dict, sides) -> Dict:
+    scores = {}
+    for side in sides:
+        detail = details[("clinc150_full", side)]
+        noisy_pred = metrics.with_threshold(detail["predictions"]["noisy"], detail["threshold"])
+        clean = metrics.intent_metrics(detail["gold"]["test"], detail["test_pred"])
+        noisy = metrics.intent_metrics(detail["gold"]["noisy"], noisy_pred)
+        scores[side] = {**noisy, "accuracy_clean": clean["accuracy"], "accuracy_drop": clean["accuracy"] - noisy["accuracy"]}
+    return scores
+
+
+def _emotion(run_dir: Path, subset: Optional[int]) -> Dict:
+    """Our emotion head after (cached) pre-training on GoEmotions train, on its test split."""
+    from bot.nlu import EMOTIONS
+    from bot.nlu.config import ClassifierConfig
+    from bot.nlu.emotion_corpus import load_emotion_corpus, pretrained_emotion_model
+
+    settings = dict(EMOTION_SETTINGS)
+    if subset:
+        settings["emotion_corpus_max_examples"] = 2000
+    model = pretrained_emotion_model(ClassifierConfig(**settings))
+    dev, test = (load_emotion_corpus("goemotions-ekman", split) for split in ("dev", "test"))
+    if subset:
+        dev, test = dev[:500], test[:1000]
+
+    def probs_and_gold(examples):
+        probs = model.predict([e.text for e in examples])[1].numpy()
+        gold = np.array([[int(label in e.emotions) for label in EMOTIONS] for e in examples])
+        return probs, gold
+
+    dev_probs, dev_gold = probs_and_gold(dev)
+    test_probs, test_gold = probs_and_gold(test)
+    threshold = metrics.calibrate_emotion_threshold(dev_gold, dev_probs)
+    result = metrics.emotion_metrics(test_gold, test_probs, EMOTIONS, threshold)
+    nlu_plots.emotion_confusion(test_gold, test_probs, EMOTIONS, run_dir / "emotion_confusion.png")
+    return result
+
+
+def _report(results: Dict, details: Dict, run_dir: Path) -> None:
+    table = nlu_plots.markdown_table(results)
+    print(table)
+    (run_dir / "results.md").write_text(table + "\n")
+    (run_dir / "results.json").write_text(json.dumps(results, indent=2))
+    nlu_plots.per_intent_f1(details, run_dir / "per_intent_f1.png")
+    nlu_plots.summary(results, run_dir / "summary.png")
+    print(f"tables and plots in {run_dir}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

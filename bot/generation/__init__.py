@@ -1,0 +1,1 @@
+"""Generated replies: prompt building, LoRA training, guarded generation (no Rasa imports)."""

@@ -1,0 +1,80 @@
+"""Hyper-parameters of the intent/emotion classifier, validated in one place."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable, Dict, List, Optional
+
+
+@dataclass
+class ClassifierConfig:
+    """Training and inference settings; defaults suit a 2-core CPU."""
+
+    base_model: str = field(default="all-MiniLM-L6-v2", metadata={"help": "Encoder name or local directory."})
+    epochs: int = field(default=8, metadata={"help": "Passes over the assistant's NLU data."})
+    learning_rate: float = field(default=1e-3, metadata={"help": "AdamW learning rate for adapters and heads (2e-3 diverged on the reference data)."})
+    batch_size: int = field(default=32, metadata={"help": "Examples per optimisation step."})
+    max_length: int = field(default=64, metadata={"help": "Tokens kept per message; longer text is truncated."})
+    lora_rank: int = field(default=16, metadata={"help": "LoRA rank r."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling alpha."})
+    lora_dropout: float = field(default=0.1, metadata={"help": "Dropout inside LoRA layers."})
+    lora_targets: List[str] = field(
+        default_factory=lambda: ["query", "key", "value", "dense"],
+        metadata={"help": "Names of the encoder's linear layers that get adapters."},
+    )
+    emotion_loss_weight: float = field(default=1.0, metadata={"help": "Weight of the emotion loss."})
+    balance_emotions: bool = field(
+        default=True, metadata={"help": "Weight rare emotions up (most messages are neutral)."}
+    )
+    noise_augmentation: float = field(
+        default=0.25, metadata={"help": "Share of training examples added again with realistic typos."}
+    )
+    emotion_corpus: Optional[str] = field(
+        default="goemotions-ekman",
+        metadata={"help": "External emotion corpus (name or folder with train.tsv); null for none."},
+    )
+    emotion_corpus_max_examples: int = field(
+        default=4000, metadata={"help": "Corpus sentences used to pre-train the emotion head (cached)."}
+    )
+    emotion_corpus_epochs: int = field(default=1, metadata={"help": "Passes over the emotion corpus."})
+    emotion_replay: float = field(
+        default=0.25,
+        metadata={"help": "Corpus sentences mixed into each epoch, per NLU example, so emotion is not forgotten."},
+    )
+    seed: int = field(default=42, metadata={"help": "Seed for sampling, initialisation and shuffling."})
+
+    def __post_init__(self) -> None:
+        _require(lambda: self.epochs >= 1, "epochs", "an integer >= 1")
+        _require(lambda: 0 < self.learning_rate < 1, "learning_rate", "a float in (0, 1)")
+        _require(lambda: self.batch_size >= 1, "batch_size", "an integer >= 1")
+        _require(lambda: 8 <= self.max_length <= 512, "max_length", "an integer in [8, 512]")
+        _require(lambda: self.lora_rank >= 1, "lora_rank", "an integer >= 1")
+        _require(lambda: self.lora_alpha >= 1, "lora_alpha", "an integer >= 1")
+        _require(lambda: 0 <= self.lora_dropout < 1, "lora_dropout", "a float in [0, 1)")
+        _require(lambda: bool(self.lora_targets), "lora_targets", "a non-empty list of layer names")
+        _require(lambda: self.emotion_loss_weight >= 0, "emotion_loss_weight", "a float >= 0")
+        _require(lambda: 0 <= self.noise_augmentation <= 1, "noise_augmentation", "a float in [0, 1]")
+        _require(lambda: self.emotion_corpus_max_examples >= 0, "emotion_corpus_max_examples", "an integer >= 0")
+        _require(lambda: self.emotion_corpus_epochs >= 1, "emotion_corpus_epochs", "an integer >= 1")
+        _require(lambda: self.emotion_replay >= 0, "emotion_replay", "a float >= 0")
+
+    @classmethod
+    def from_dict(cls, values: Dict[str, Any]) -> "ClassifierConfig":
+        """Build from a Rasa component config, ignoring Rasa's own keys."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+
+class ConfigError(ValueError):
+    """An invalid hyper-parameter; the message names the key and what is allowed."""
+
+
+def _require(check: Callable[[], bool], key: str, allowed: str) -> None:
+    try:
+        ok = check()
+    except TypeError:  # e.g. a string where a number belongs
+        ok = False
+    if not ok:
+        raise ConfigError(f"Invalid value for '{key}': expected {allowed}.")

@@ -1,0 +1,164 @@
+"""A transformer encoder with LoRA adapters and two heads: intent and emotion.
+
+Hugging Face conventions: ``from_pretrained`` / ``save_pretrained``; only what was
+trained is saved (the peft adapter, the two heads and the label maps), never the base
+encoder, which is loaded once per process from its local directory.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from peft import LoraConfig, PeftModel, get_peft_model
+from safetensors.torch import load_file, save_file
+from torch import nn
+from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+
+from bot.assets import resolve_model_path
+from bot.nlu.config import ClassifierConfig
+
+ADAPTER_DIR = "adapter"
+HEADS_FILE = "heads.safetensors"
+META_FILE = "classifier.json"
+
+_base_lock = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _pristine_encoder(path: str) -> nn.Module:
+    # fp32 whatever dtype the checkpoint was saved in: transformers 5 keeps the stored
+    # dtype, and fp16 weights would meet our fp32 heads.
+    return AutoModel.from_pretrained(path, dtype=torch.float32).eval()
+
+
+@lru_cache(maxsize=4)
+def load_tokenizer(base_model: str) -> PreTrainedTokenizerBase:
+    return AutoTokenizer.from_pretrained(str(resolve_model_path(base_model)))
+
+
+def load_base_encoder(base_model: str) -> nn.Module:
+    """A fresh copy of the base encoder; the weights are read from disk once per process.
+
+    Each adapted model gets its own copy because peft injects adapters in place.
+    """
+    path = str(resolve_model_path(base_model))
+    with _base_lock:
+        return copy.deepcopy(_pristine_encoder(path))
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sentence embedding as all-MiniLM-L6-v2 was trained to give it."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+
+
+class IntentEmotionModel(nn.Module):
+    """Shared LoRA-adapted encoder, mean pooling, one linear head per task."""
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        intents: Sequence[str],
+        emotions: Sequence[str],
+        config: ClassifierConfig,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.intents = list(intents)
+        self.emotions = list(emotions)
+        self.config = config
+        hidden = encoder.config.hidden_size
+        self.dropout = nn.Dropout(0.1)
+        self.intent_head = nn.Linear(hidden, max(len(self.intents), 1))
+        self.emotion_head = nn.Linear(hidden, len(self.emotions))
+
+    @classmethod
+    def create(
+        cls, intents: Sequence[str], emotions: Sequence[str], config: ClassifierConfig
+    ) -> "IntentEmotionModel":
+        """A new model with freshly initialised adapters and heads."""
+        lora = LoraConfig(
+            r=config.lora_rank,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=list(config.lora_targets),
+        )
+        try:
+            encoder = get_peft_model(load_base_encoder(config.base_model), lora)
+        except ValueError as error:  # peft: target modules not found in the base model
+            raise ValueError(f"Invalid value for 'lora_targets': {error}") from None
+        return cls(encoder, intents, emotions, config)
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        pooled = self.dropout(mean_pool(hidden, attention_mask))
+        return self.intent_head(pooled), self.emotion_head(pooled)
+
+    def save_pretrained(self, directory: Path) -> None:
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.encoder.save_pretrained(directory / ADAPTER_DIR)
+        heads = {f"intent.{k}": v for k, v in self.intent_head.state_dict().items()}
+        heads.update({f"emotion.{k}": v for k, v in self.emotion_head.state_dict().items()})
+        save_file({k: v.contiguous() for k, v in heads.items()}, directory / HEADS_FILE)
+        meta = {"intents": self.intents, "emotions": self.emotions, "config": self.config.to_dict()}
+        (directory / META_FILE).write_text(json.dumps(meta, indent=2))
+
+    @classmethod
+    def from_pretrained(
+        cls, directory: Path, config: Optional[ClassifierConfig] = None, trainable: bool = False
+    ) -> "IntentEmotionModel":
+        """Load adapters and heads saved by ``save_pretrained`` onto the base encoder.
+
+        ``trainable=False`` (serving) merges the adapters into the encoder's weights.
+        """
+        directory = Path(directory)
+        meta = json.loads((directory / META_FILE).read_text())
+        config = config or ClassifierConfig.from_dict(meta["config"])
+        encoder = PeftModel.from_pretrained(
+            load_base_encoder(config.base_model), directory / ADAPTER_DIR, is_trainable=trainable
+        )
+        if not trainable:
+            # For serving, fold the adapters into the weights: the same function without
+            # the extra low-rank matmuls in every adapted layer.
+            encoder = encoder.merge_and_unload()
+        model = cls(encoder, meta["intents"], meta["emotions"], config)
+        heads = load_file(directory / HEADS_FILE)
+        model.emotion_head.load_state_dict(_prefixed(heads, "emotion."))
+        if len(model.intents) == heads["intent.weight"].shape[0]:
+            model.intent_head.load_state_dict(_prefixed(heads, "intent."))
+        return model
+
+    def with_intents(self, intents: Sequence[str]) -> "IntentEmotionModel":
+        """The same encoder and emotion head with a new, untrained intent head."""
+        model = IntentEmotionModel(self.encoder, intents, self.emotions, self.config)
+        model.emotion_head.load_state_dict(self.emotion_head.state_dict())
+        return model
+
+    @torch.inference_mode()
+    def predict(self, texts: List[str], batch_size: int = 64) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Intent probabilities (softmax) and emotion probabilities (sigmoid) per text, on CPU."""
+        self.eval()
+        device = next(self.parameters()).device
+        tokenizer = load_tokenizer(self.config.base_model)
+        intents, emotions = [], []
+        for start in range(0, len(texts), batch_size):
+            batch = tokenizer(
+                texts[start : start + batch_size], padding=True, truncation=True,
+                max_length=self.config.max_length, return_tensors="pt",
+            ).to(device)
+            intent_logits, emotion_logits = self(batch["input_ids"], batch["attention_mask"])
+            intents.append(intent_logits.softmax(-1).cpu())
+            emotions.append(emotion_logits.sigmoid().cpu())
+        return torch.cat(intents), torch.cat(emotions)
+
+
+def _prefixed(tensors: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
+    return {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}

@@ -1,0 +1,143 @@
+"""The multi-task training loop: intent cross-entropy plus emotion binary cross-entropy.
+
+An example may carry an intent, emotions, or both; a missing label simply adds no
+loss for that head, so the assistant's NLU data and an emotion corpus train together.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import List, Optional, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+from transformers import get_linear_schedule_with_warmup
+
+from bot.nlu.model import IntentEmotionModel, load_tokenizer
+from bot.nlu.noise import corrupt
+
+IGNORE = -100
+MAX_POS_WEIGHT = 10.0
+
+
+@dataclass(frozen=True)
+class Example:
+    """A training message: an intent, a set of emotions, or both may be unknown (None)."""
+
+    text: str
+    intent: Optional[str] = None
+    emotions: Optional[Sequence[str]] = None
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def training_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def train(
+    model: IntentEmotionModel,
+    examples: Sequence[Example],
+    epochs: int,
+    replay: Sequence[Example] = (),
+    replay_per_example: float = 0.0,
+    noise_augmentation: float = 0.0,
+    desc: str = "Fine-tuning",
+) -> List[float]:
+    """Fine-tune adapters and heads in place; return the mean loss of each epoch."""
+    config = model.config
+    rng = random.Random(config.seed)
+    device = training_device()
+    model.to(device).train()
+    steps_per_epoch = -(-_epoch_size(examples, replay, replay_per_example, noise_augmentation) // config.batch_size)
+    optimizer = torch.optim.AdamW(
+        [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate, weight_decay=0.01
+    )
+    total = steps_per_epoch * epochs
+    schedule = get_linear_schedule_with_warmup(optimizer, int(0.06 * total), total)
+    pos_weight = None
+    if config.balance_emotions:
+        pos_weight = emotion_pos_weight(list(examples) + list(replay), model.emotions).to(device)
+    losses = []
+    with tqdm(total=total, desc=desc, unit="step") as bar:
+        for _ in range(epochs):
+            epoch = _epoch_examples(examples, replay, replay_per_example, noise_augmentation, rng)
+            epoch_losses = []
+            for start in range(0, len(epoch), config.batch_size):
+                loss = _step(model, epoch[start : start + config.batch_size], device, pos_weight)
+                loss.backward()
+                nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+                schedule.step()
+                optimizer.zero_grad()
+                epoch_losses.append(loss.item())
+                bar.update()
+                bar.set_postfix(loss=f"{np.mean(epoch_losses[-20:]):.3f}")
+            losses.append(float(np.mean(epoch_losses)))
+    model.cpu().eval()
+    return losses
+
+
+def _epoch_size(examples, replay, replay_per_example, noise_augmentation) -> int:
+    n_replay = min(len(replay), int(len(examples) * replay_per_example))
+    return len(examples) + n_replay + int(len(examples) * noise_augmentation)
+
+
+def _epoch_examples(
+    examples: Sequence[Example],
+    replay: Sequence[Example],
+    replay_per_example: float,
+    noise_augmentation: float,
+    rng: random.Random,
+) -> List[Example]:
+    """The assistant's examples, a fresh replay sample and fresh noisy copies, shuffled."""
+    n_replay = min(len(replay), int(len(examples) * replay_per_example))
+    epoch = list(examples) + rng.sample(list(replay), n_replay)
+    noisy = rng.sample(list(examples), int(len(examples) * noise_augmentation))
+    epoch += [Example(corrupt(e.text, rng), e.intent, e.emotions) for e in noisy]
+    rng.shuffle(epoch)
+    return epoch
+
+
+def emotion_pos_weight(examples: Sequence[Example], emotions: Sequence[str]) -> torch.Tensor:
+    """Per-emotion weight of positive labels: negatives per positive, capped.
+
+    Emotion labels are heavily skewed (most messages are neutral), and without it
+    the head settles on the most common non-neutral emotion for every feeling.
+    """
+    labelled = [e.emotions for e in examples if e.emotions]
+    positives = torch.tensor([sum(emotion in labels for labels in labelled) for emotion in emotions], dtype=torch.float)
+    return ((len(labelled) - positives) / positives.clamp(min=1)).clamp(1.0, MAX_POS_WEIGHT)
+
+
+def _step(
+    model: IntentEmotionModel, batch: Sequence[Example], device: torch.device, pos_weight: Optional[torch.Tensor]
+) -> torch.Tensor:
+    tokens = load_tokenizer(model.config.base_model)(
+        [e.text for e in batch], padding=True, truncation=True,
+        max_length=model.config.max_length, return_tensors="pt",
+    ).to(device)
+    intent_logits, emotion_logits = model(tokens["input_ids"], tokens["attention_mask"])
+    loss = torch.zeros((), device=device)
+    intent_targets = torch.tensor(
+        [model.intents.index(e.intent) if e.intent is not None else IGNORE for e in batch], device=device
+    )
+    if (intent_targets != IGNORE).any():
+        loss = loss + nn.functional.cross_entropy(intent_logits, intent_targets, ignore_index=IGNORE)
+    labelled = [i for i, e in enumerate(batch) if e.emotions]
+    if labelled:
+        targets = torch.zeros(len(labelled), len(model.emotions), device=device)
+        for row, i in enumerate(labelled):
+            for emotion in batch[i].emotions:
+                targets[row, model.emotions.index(emotion)] = 1.0
+        emotion_loss = nn.functional.binary_cross_entropy_with_logits(
+            emotion_logits[labelled], targets, pos_weight=pos_weight
+        )
+        loss = loss + model.config.emotion_loss_weight * emotion_loss
+    return loss

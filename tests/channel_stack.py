@@ -1,0 +1,89 @@
+"""One `rasa run` with every channel of credentials.yml on, shared by the channel tests.
+
+Starting Rasa takes most of a minute on two cores, so the REST, socket.io, Slack,
+Telegram and browser tests share one server (a session fixture, registered in
+conftest.py). Slack and Telegram talk to the loopback stand-ins of
+``tests/standin_apis.py`` through the project's real credentials.yml, with secrets
+and API base URLs in the environment exactly as a deployment would set them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Dict, Iterator
+
+import pytest
+import requests
+
+from tests.servers import Server, start_action_server, start_rasa_server, write_endpoints
+from tests.standin_apis import StandIn, slack_web_api, telegram_bot_api
+
+SLACK_TOKEN = "xoxb-1111111111-2222222222-kaitestbottoken"
+SLACK_SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+TELEGRAM_TOKEN = "123456789:AAH-kai-test-token-0123456789abcdef"
+TELEGRAM_USERNAME = "kai_test_bot"
+TELEGRAM_WEBHOOK_URL = "https://kai.example.test/webhooks/telegram/webhook"
+
+
+@dataclass
+class ChannelStack:
+    """The running servers and stand-ins, and how to restart Rasa in place."""
+
+    rasa: Server
+    actions: Server
+    slack: StandIn
+    telegram: StandIn
+    workdir: Path
+    model: Path
+    endpoints: Path
+    env: Dict[str, str]
+
+    def restart_rasa(self) -> None:
+        """Stop Rasa and start it again on the same port (what a deploy does)."""
+        self.rasa.stop()
+        self.rasa = self._start_rasa(port=self.rasa.port)
+
+    def tracker(self, sender_id: str) -> Dict[str, Any]:
+        """The conversation's tracker as Rasa's HTTP API returns it."""
+        response = requests.get(f"{self.rasa.url}/conversations/{sender_id}/tracker", timeout=30)
+        response.raise_for_status()
+        return response.json()
+
+    def _start_rasa(self, port: int = 0) -> Server:
+        return start_rasa_server(
+            self.model, self.endpoints, self.workdir,
+            extra_args=["--enable-api"], env=self.env, port=port or None,
+        )
+
+
+def channel_env(slack: StandIn, telegram: StandIn) -> Dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_SIGNING_SECRET": SLACK_SIGNING_SECRET,
+        "SLACK_API_URL": f"{slack.url}/api/",
+        "TELEGRAM_TOKEN": TELEGRAM_TOKEN,
+        "TELEGRAM_VERIFY": TELEGRAM_USERNAME,
+        "TELEGRAM_WEBHOOK_URL": TELEGRAM_WEBHOOK_URL,
+        "TELEGRAM_API_URL": telegram.url,
+    }
+
+
+@pytest.fixture(scope="session")
+def channel_stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChannelStack]:
+    workdir = tmp_path_factory.mktemp("channels")
+    slack = slack_web_api(SLACK_TOKEN)
+    telegram = telegram_bot_api(TELEGRAM_TOKEN, TELEGRAM_USERNAME)
+    actions = start_action_server(workdir, env={"PROFILE_DB_URL": f"sqlite:///{workdir / 'profiles.db'}"})
+    endpoints = write_endpoints(workdir / "endpoints.yml", actions.port, workdir / "tracker.db")
+    stack = ChannelStack(
+        None, actions, slack, telegram, workdir, trained_model, endpoints, channel_env(slack, telegram)  # type: ignore[arg-type]
+    )
+    try:
+        stack.rasa = stack._start_rasa()
+        yield stack
+    finally:
+        for server in (stack.rasa, actions):
+            if server is not None:
+                server.stop()
+        slack.close()
+        telegram.close()

@@ -1,0 +1,115 @@
+"""Prompt building, privacy rule, guard rails and guarded generation (bot.generation, no Rasa)."""
+from __future__ import annotations
+
+import pytest
+
+from bot.generation import guards
+from bot.generation.config import ConfigError, GeneratorConfig
+from bot.generation.generator import ReplyGenerator
+from bot.generation.model import base_for_inference, load_tokenizer
+from bot.generation.prompt import (
+    ASSISTANT, USER, DialogueContext, ProfileFacts, ProfileLeakError, Turn, build_messages, system_prompt,
+)
+from bot.generation.corpus import chitchat_examples, is_held_out
+from bot.generation.training import IGNORE_INDEX, encode_example
+from bot.generation.corpus import Example
+
+FALLBACK = "Sorry, I didn't quite get that. Could you rephrase?"
+
+
+def _context(text: str = "Tell me something fun.", **kwargs) -> DialogueContext:
+    return DialogueContext("ana", [Turn(USER, "hi"), Turn(ASSISTANT, "Hi there!"), Turn(USER, text)], **kwargs)
+
+
+@pytest.fixture(scope="module")
+def config() -> GeneratorConfig:
+    return GeneratorConfig(max_new_tokens=12, time_budget_s=60.0)
+
+
+@pytest.fixture(scope="module")
+def generator(config: GeneratorConfig) -> ReplyGenerator:
+    return ReplyGenerator(base_for_inference(config), load_tokenizer(config.base_model), config, FALLBACK)
+
+
+def test_prompt_has_history_emotion_and_own_profile() -> None:
+    profile = ProfileFacts("ana", name="Ana", preferences={"movie": "Inception"})
+    messages = build_messages(_context(emotion="sadness", profile=profile), "You are Kai.", max_turns=2)
+    assert [m["role"] for m in messages] == ["system", "assistant", "user"]
+    assert "Ana" in messages[0]["content"] and "movie: Inception" in messages[0]["content"]
+    assert "sad" in messages[0]["content"]
+
+
+def test_another_users_profile_is_refused() -> None:
+    with pytest.raises(ProfileLeakError, match="bob"):
+        _context(profile=ProfileFacts("bob", name="Bob"))
+
+
+def test_prompt_must_end_with_the_user_turn() -> None:
+    with pytest.raises(ValueError, match="user turn"):
+        build_messages(DialogueContext("ana", [Turn(ASSISTANT, "hello")]), "You are Kai.", 4)
+
+
+def test_bad_config_names_the_key() -> None:
+    with pytest.raises(ConfigError, match="top_p"):
+        GeneratorConfig(top_p=1.5)
+
+
+@pytest.mark.parametrize(
+    "reply, reason",
+    [
+        ("   ", guards.EMPTY),
+        ("x" * 400, guards.TOO_LONG),
+        ("Click <b>here</b>", guards.MARKUP),
+        ("See https://example.com", guards.MARKUP),
+        ("Hi there!", guards.REPEATED),
+        ("Tell me something fun.", guards.ECHO),
+        ("I am fine I am fine I am fine I am fine I am fine", guards.LOOPING),
+        ("Bob would love that movie.", guards.FOREIGN_DATA),
+        ("Ana, you would love Inception.", None),
+    ],
+)
+def test_guards(reply: str, reason) -> None:
+    context = _context(profile=ProfileFacts("ana", name="Ana", preferences={"movie": "Inception"}))
+    prompt = system_prompt("You are Kai.", None, context.profile)
+    assert guards.first_failure(reply, context, prompt, 300, known_personal=["Bob", "Ana", "Inception"]) == reason
+
+
+def test_generates_a_reply_deterministically(generator: ReplyGenerator) -> None:
+    first, second = generator.reply(_context()), generator.reply(_context())
+    assert first.generated, first.fallback_reason
+    assert first.text == second.text and first.text != FALLBACK
+    assert 0 < first.new_tokens <= 12
+
+
+def test_falls_back_when_over_time_budget(generator: ReplyGenerator, config: GeneratorConfig) -> None:
+    tight = ReplyGenerator(generator.model, generator.tokenizer, GeneratorConfig(time_budget_s=1e-4), FALLBACK)
+    reply = tight.reply(_context())
+    assert reply.text == FALLBACK and reply.fallback_reason == guards.TIMEOUT
+
+
+def test_falls_back_on_output_failing_a_guard(generator: ReplyGenerator) -> None:
+    strict = ReplyGenerator(
+        generator.model, generator.tokenizer, GeneratorConfig(max_new_tokens=12, max_reply_chars=10, time_budget_s=60.0), FALLBACK
+    )
+    reply = strict.reply(_context())
+    assert reply.text == FALLBACK and reply.fallback_reason == guards.TOO_LONG
+
+
+def test_training_example_masks_the_prompt(config: GeneratorConfig) -> None:
+    tokenizer = load_tokenizer(config.base_model)
+    ids, labels = encode_example(tokenizer, Example(_context(), "Sure, here goes!"), config)
+    targets = [t for t in labels if t != IGNORE_INDEX]
+    assert len(ids) == len(labels) and targets[-1] == tokenizer.eos_token_id
+    assert tokenizer.decode(targets, skip_special_tokens=True).strip() == "Sure, here goes!"
+
+
+def test_corpus_examples_come_from_their_side_of_the_split() -> None:
+    from bot.generation.corpus import _conversations, _turns
+
+    conversations = _conversations()
+    held_ids = [cid for cid in conversations if is_held_out(cid)]
+    assert 0.07 < len(held_ids) / len(conversations) < 0.13
+    held_turns = {t for cid in held_ids for t in _turns(conversations[cid])}
+    held = chitchat_examples(held_out=True, limit=50, max_history=4, seed=1)
+    assert len(held) == 50 and all(e.reply in held_turns for e in held)
+    assert all(e.context.turns[-1].role == USER for e in held)
