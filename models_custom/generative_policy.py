@@ -43,6 +43,7 @@ from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
+from rasa.graph_components.providers.responses_provider import Responses
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
@@ -165,11 +166,24 @@ class GenerativeResponsePolicy(Policy):
 
     # ------------------------------------------------------------------ training
     def train(
-        self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any
+        self,
+        training_trackers: List[TrackerWithCachedStates],
+        domain: Domain,
+        responses: Optional[Responses] = None,
+        **kwargs: Any,
     ) -> Resource:
-        """Adapt the cached corpus adapter to the dialogues of the stories and rules."""
+        """Adapt the cached corpus adapter to the dialogues of the stories and rules.
+
+        Rasa gives policies a domain stripped of response texts (so that editing a
+        text does not retrain dialogue policies). Ours learns from those texts, so it
+        asks for them by name: the recipe wires a ``responses`` argument to Rasa's
+        ``ResponsesProvider``, whose fingerprint retrains this policy when they change.
+        """
         self._check_domain(domain)
-        examples = dialogue_examples(training_trackers, domain, self.config)
+        texts = responses.data if responses is not None else domain.responses
+        # Augmented trackers glue random stories together: no dialogue anyone would have.
+        stories = [t for t in training_trackers if not getattr(t, "is_augmented", False)]
+        examples = dialogue_examples(stories, texts, self.config)
         start = corpus_adapter(self.settings)
         replay = self._replay_sample(len(examples))
         logger.info(f"{type(self).__name__}: {len(examples)} story/rule replies, {len(replay)} corpus replays.")
@@ -209,7 +223,8 @@ class GenerativeResponsePolicy(Policy):
         except (ValueError, FileNotFoundError) as error:
             logger.warning(f"{cls.__name__}: no trained adapter ({error}); it will not predict.")
             return cls(config, model_storage, resource, execution_context)
-        fallback = _response_text(kwargs.get("domain"), settings.fallback_response)
+        domain = kwargs.get("domain")
+        fallback = _response_text(domain.responses if domain else {}, settings.fallback_response)
         generator = ReplyGenerator(
             model, load_tokenizer(settings.base_model), settings, fallback or "", meta["known_personal"]
         )
@@ -239,7 +254,7 @@ class GenerativeResponsePolicy(Policy):
         probabilities[domain.index_for_action(self.config[ACTION])] = self.config[CONFIDENCE]
         metadata: Dict[Text, Any] = {"generation": {"model": self.settings.base_model}}
         context = dialogue_context(tracker, self.config, self.settings.max_history_turns)
-        fallback = _response_text(domain, self.settings.fallback_response) or self.generator.fallback_text
+        fallback = _response_text(domain.responses, self.settings.fallback_response) or self.generator.fallback_text
         reply = DeferredReplySet(
             self.config[REPLY_SLOT], lambda: self._generate(context, fallback, metadata)
         )
@@ -317,12 +332,12 @@ def _profile_values(tracker: DialogueStateTracker, config: Dict[Text, Any]) -> L
     return values
 
 
-def _response_text(domain: Optional[Domain], name: Text, slots: Optional[Dict[Text, Any]] = None) -> Optional[Text]:
+def _response_text(
+    responses: Dict[Text, List[Dict[Text, Any]]], name: Text, slots: Optional[Dict[Text, Any]] = None
+) -> Optional[Text]:
     """The text of the first variation of ``name`` whose conditions hold, slots filled in."""
-    if domain is None:
-        return None
     slots = slots or {}
-    for variation in domain.responses.get(name, []):
+    for variation in responses.get(name, []):
         conditions = variation.get("condition", [])
         if all(slots.get(c["name"]) == c["value"] for c in conditions) and variation.get("text"):
             try:
@@ -333,7 +348,7 @@ def _response_text(domain: Optional[Domain], name: Text, slots: Optional[Dict[Te
 
 
 def dialogue_examples(
-    trackers: List[DialogueStateTracker], domain: Domain, config: Dict[Text, Any]
+    trackers: List[DialogueStateTracker], responses: Dict[Text, List[Dict[Text, Any]]], config: Dict[Text, Any]
 ) -> List[Example]:
     """(context, reply) pairs implied by stories and rules: bot turns rendered from domain responses.
 
@@ -351,9 +366,9 @@ def dialogue_examples(
                 intent = (event.intent or {}).get("name") or "message"
                 turns.append(Turn(USER, event.text or f"({intent.replace('_', ' ')})"))
             replay.update(event)
-            is_response = isinstance(event, ActionExecuted) and event.action_name in domain.responses
+            is_response = isinstance(event, ActionExecuted) and event.action_name in responses
             if is_response and event.action_name != config[ACTION]:
-                text = _response_text(domain, event.action_name, replay.current_slot_values())
+                text = _response_text(responses, event.action_name, replay.current_slot_values())
                 if text:
                     pending.append(text)
         _flush(replay, turns, pending, config, examples)

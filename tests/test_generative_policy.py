@@ -8,6 +8,8 @@ import pytest
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
+from rasa.graph_components.providers.domain_for_core_training_provider import DomainForCoreTrainingProvider
+from rasa.graph_components.providers.responses_provider import Responses
 from rasa.shared.core.constants import ACTION_LISTEN_NAME
 from rasa.shared.core.domain import Domain
 from rasa.shared.core.events import ActionExecuted, SlotSet, UserUttered
@@ -68,17 +70,33 @@ def trained(tmp_path_factory) -> tuple:
     resource = Resource("generative_policy")
     context = ExecutionContext(GraphSchema({}), "test")
     policy = GenerativeResponsePolicy.create(dict(CONFIG), storage, resource, context)
-    policy.train([_story("s1", "Zed"), _story("s2")], DOMAIN)
+    # As `rasa train` calls it: a domain without response texts, the texts on their own.
+    core_domain = DomainForCoreTrainingProvider.create_pruned_version(DOMAIN)
+    policy.train([_story("s1", "Zed"), _story("s2")], core_domain, Responses(DOMAIN.responses))
     loaded = GenerativeResponsePolicy.load(dict(CONFIG), storage, resource, context)
     return storage, resource, loaded
 
 
 def test_story_dialogues_render_responses_with_slots() -> None:
-    examples = dialogue_examples([_story("s1", "Zed")], DOMAIN, CONFIG)
+    examples = dialogue_examples([_story("s1", "Zed")], DOMAIN.responses, CONFIG)
     replies = [e.reply for e in examples]
     assert replies == ["Hi Zed, good to see you!", "I'm sorry you're feeling down."]
     assert examples[1].context.emotion == "sadness"
     assert examples[1].context.turns[-1].text == "(share feeling)"
+
+
+def test_rasa_train_hands_the_policy_the_response_texts() -> None:
+    """Rasa's recipe strips texts from the policies' domain; ours gets them through `responses`."""
+    from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+    from rasa.shared.utils.io import read_config_file
+
+    from tests.servers import PROJECT_ROOT
+
+    config = read_config_file(PROJECT_ROOT / "config.yml")
+    schema = DefaultV1Recipe().graph_config_for_recipe(config, {}).train_schema
+    [node] = [n for n in schema.nodes.values() if n.uses is GenerativeResponsePolicy]
+    assert node.needs["responses"] == "responses_provider"
+    assert node.needs["domain"] == "domain_for_core_training_provider"
 
 
 def test_persistence_round_trip(trained) -> None:
