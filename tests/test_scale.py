@@ -42,10 +42,17 @@ def cluster(trained_model: Path, postgres_url: str, tmp_path_factory) -> Iterato
 
 
 def test_conversations_survive_kill_9_of_a_rasa_and_an_action_server(cluster: Cluster, postgres_url: str) -> None:
+    outage = {}
+
     def kill_both() -> None:
         time.sleep(6)
+        outage["start"] = time.monotonic()
         cluster.kill(cluster.rasa[0])
         cluster.kill(cluster.actions[0])
+        while cluster.rasa[0].restarts < 1 or cluster.actions[0].restarts < 1:
+            time.sleep(0.2)
+        cluster.wait_until_all_up()
+        outage["end"] = time.monotonic()
 
     killer = threading.Thread(target=kill_both)
     killer.start()
@@ -56,8 +63,14 @@ def test_conversations_survive_kill_9_of_a_rasa_and_an_action_server(cluster: Cl
     check = check_conversations(postgres_url, load.messages)
     assert check.clean, check.problems[:10]
     assert cluster.rasa[0].restarts == 1 and cluster.actions[0].restarts == 1
-    answered = sum(m.ok for m in load.messages)
-    assert answered >= len(load.messages) - 4, f"only {answered} of {len(load.messages)} answered"
+    # A turn may go unanswered only if the outage caught it: in flight at the kill, or
+    # sent before both servers answered again. Everything else must be answered.
+    def caught_by_outage(m: SentMessage) -> bool:
+        return m.done_at >= outage["start"] and m.sent_at <= outage["end"]
+
+    stray = [m for m in load.messages if not m.ok and not caught_by_outage(m)]
+    assert not stray, stray
+    assert sum(m.ok for m in load.messages) >= len(load.messages) // 2
     # The restarted server serves again, with the history the other one wrote.
     sender = load.messages[0].sender
     reply = requests.post(cluster.rasa[0].url + "/webhooks/rest/webhook",
