@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import uuid
 
-import pytest
 import requests
 
 from tests.servers import running, say, start_action_server, start_rasa_server, write_endpoints
@@ -27,11 +26,6 @@ CHITCHAT = [
 ]
 
 
-@pytest.mark.xfail(
-    reason="Issue 4 target not met yet: a 40-token reply takes ~7 s on the shared 2-core CPU, over the "
-    "2 s time budget, so every turn falls back to utter_default (the guard works; the speed does not).",
-    strict=False,
-)
 def test_ten_turn_chitchat_over_rest(trained_model, tmp_path):
     actions = start_action_server(tmp_path)
     endpoints = write_endpoints(tmp_path / "endpoints.yml", actions.port, tmp_path / "tracker.db")
