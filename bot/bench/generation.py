@@ -4,6 +4,10 @@ Held-out data only: chitchat conversations of the corpus' held-out split (see
 ``bot.generation.corpus.is_held_out``) and the scenarios in
 ``bot/generation/scenarios.yml``, written for this project and never trained on.
 
+Systems: the base model without adapter; our LoRA model as the assistant serves it (the
+adapter inside the trained Rasa model: the cached corpus adapter, adapted to the stories),
+or the corpus adapter alone when there is no trained model; and a retrieval baseline.
+
 Metrics per system:
 * perplexity of the reference replies (language models only);
 * ROUGE-L F1 and sacreBLEU of generated replies against the references;
@@ -22,6 +26,8 @@ import json
 import math
 import os
 import statistics
+import tarfile
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Dict, List, Optional
@@ -155,6 +161,15 @@ def evaluate(
     }
 
 
+def served_adapter(rasa_model: Path, into: Path) -> Optional[Path]:
+    """Unpack the generative policy's adapter from a trained Rasa model; None if it has none."""
+    with tarfile.open(rasa_model) as archive:
+        members = [m for m in archive.getmembers() if "GenerativeResponsePolicy" in m.name and "/adapter/" in m.name]
+        archive.extractall(into, members=members, filter="data")
+    found = sorted(into.glob("**/adapter/adapter_config.json"))
+    return found[0].parent if found else None
+
+
 def newest_rasa_model() -> Optional[Path]:
     models = sorted((PROJECT_ROOT / "models").glob("*.tar.gz"), key=lambda p: p.stat().st_mtime)
     return models[-1] if models else None
@@ -178,8 +193,11 @@ def main(argv: Optional[List[str]] = None) -> int:
     scenarios = yaml.safe_load(SCENARIOS.read_text())
     held_out = chitchat_examples(True, max(args.chitchat, args.perplexity), config.max_history_turns, seed=7)
     tokenizer = load_tokenizer(config.base_model)
-    adapter = corpus_adapter(config)
-    read_emotions = emotion_reader(args.rasa_model or newest_rasa_model())
+    rasa_model = args.rasa_model or newest_rasa_model()
+    unpacked = Path(tempfile.mkdtemp(prefix="kai-adapter-"))
+    adapter = (served_adapter(rasa_model, unpacked) if rasa_model else None) or corpus_adapter(config)
+    print(f"LoRA model: base + {adapter}")
+    read_emotions = emotion_reader(rasa_model)
     if read_emotions is None:
         print("No trained Rasa model (run `make train`): emotion_fit is left null.")
 
@@ -194,7 +212,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     results["retrieval"] = {"perplexity": None, **evaluate(
         retrieval_responder(config), held_out[: args.chitchat], scenarios["profile"], scenarios["emotion"],
         read_emotions, "retrieval")}
-    results["run"] = {"threads": args.threads, "load_average_1m": os.getloadavg()[0], "corpus_steps": config.corpus_steps,
+    results["run"] = {"lora_adapter": "rasa model" if unpacked in adapter.parents else "corpus adapter",
+                      "rasa_model": rasa_model.name if rasa_model else None, "threads": args.threads, "load_average_1m": os.getloadavg()[0], "corpus_steps": config.corpus_steps,
                       "chitchat": args.chitchat, "perplexity_replies": args.perplexity}
     print_table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
