@@ -113,3 +113,11 @@ def test_corpus_examples_come_from_their_side_of_the_split() -> None:
     held = chitchat_examples(held_out=True, limit=50, max_history=4, seed=1)
     assert len(held) == 50 and all(e.reply in held_turns for e in held)
     assert all(e.context.turns[-1].role == USER for e in held)
+
+
+def test_generation_benchmark_scores_the_adapter_the_assistant_serves(trained_model, tmp_path):
+    from bot.bench.generation import served_adapter
+
+    adapter = served_adapter(trained_model, tmp_path)
+    assert adapter is not None and (adapter / "adapter_model.safetensors").is_file()
+    assert tmp_path in adapter.parents
