@@ -194,8 +194,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     held_out = chitchat_examples(True, max(args.chitchat, args.perplexity), config.max_history_turns, seed=7)
     tokenizer = load_tokenizer(config.base_model)
     rasa_model = args.rasa_model or newest_rasa_model()
-    unpacked = Path(tempfile.mkdtemp(prefix="kai-adapter-"))
-    adapter = (served_adapter(rasa_model, unpacked) if rasa_model else None) or corpus_adapter(config)
+    unpacked = tempfile.TemporaryDirectory(prefix="kai-adapter-")  # removed at exit
+    served = served_adapter(rasa_model, Path(unpacked.name)) if rasa_model else None
+    adapter = served or corpus_adapter(config)
     print(f"LoRA model: base + {adapter}")
     read_emotions = emotion_reader(rasa_model)
     if read_emotions is None:
@@ -212,8 +213,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     results["retrieval"] = {"perplexity": None, **evaluate(
         retrieval_responder(config), held_out[: args.chitchat], scenarios["profile"], scenarios["emotion"],
         read_emotions, "retrieval")}
-    results["run"] = {"lora_adapter": "rasa model" if unpacked in adapter.parents else "corpus adapter",
-                      "rasa_model": rasa_model.name if rasa_model else None, "threads": args.threads, "load_average_1m": os.getloadavg()[0], "corpus_steps": config.corpus_steps,
+    results["run"] = {"lora_adapter": "rasa model" if served else "corpus adapter",
+                      "rasa_model": rasa_model.name if rasa_model else None, "threads": args.threads,
+                      "load_average_1m": os.getloadavg()[0], "corpus_steps": config.corpus_steps,
                       "chitchat": args.chitchat, "perplexity_replies": args.perplexity}
     print_table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
