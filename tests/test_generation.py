@@ -121,3 +121,53 @@ def test_generation_benchmark_scores_the_adapter_the_assistant_serves(trained_mo
     adapter = served_adapter(trained_model, tmp_path)
     assert adapter is not None and (adapter / "adapter_model.safetensors").is_file()
     assert tmp_path in adapter.parents
+
+
+def test_skill_examples_put_profile_and_emotion_in_the_prompt(config: GeneratorConfig) -> None:
+    from bot.generation.skills import skill_examples
+
+    examples = skill_examples(40, seed=0)
+    grounded = [e for e in examples if e.context.profile is not None]
+    empathic = [e for e in examples if e.context.profile is None]
+    assert len(grounded) == len(empathic) == 20
+    for example in grounded:
+        (value,) = example.context.profile.preferences.values()
+        assert value in example.reply
+        assert value in build_messages(example.context, config.persona, 6)[0]["content"]
+    assert {e.context.emotion for e in empathic} == {"sadness", "anger", "fear"}
+    assert all(e.context.turns[-1].role == USER for e in examples)
+
+
+def test_skill_material_is_disjoint_from_the_evaluation() -> None:
+    import re
+
+    import yaml
+    from bot.bench.generation import SCENARIOS
+    from bot.generation.skills import material
+
+    def strings(node) -> list:
+        if isinstance(node, dict):
+            return [s for value in node.values() for s in strings(value)]
+        if isinstance(node, list):
+            return [s for item in node for s in strings(item)]
+        return [str(node).lower()]
+
+    taught = strings(material())
+    scenarios = yaml.safe_load(SCENARIOS.read_text())
+    held_out = [s["keyword"] for s in scenarios["profile"]] + [s["name"] for s in scenarios["profile"]]
+    held_out += [s["text"] for group in scenarios.values() for s in group]
+    # Keywords are word stems ("comed", "swim"): a match starts at a word boundary.
+    leaks = [term for term in held_out if any(re.search(rf"\b{re.escape(term.lower())}", t) for t in taught)]
+    assert not leaks, f"evaluation material in skills.yml: {leaks}"
+
+
+def test_editing_the_skill_material_retrains_the_corpus_adapter(monkeypatch, tmp_path) -> None:
+    from bot.generation import training
+
+    config = GeneratorConfig()
+    before = training.corpus_fingerprint(config)
+    edited = tmp_path / "skills.yml"
+    edited.write_text(training.SKILLS_FILE.read_text() + "\n# one more line\n")
+    monkeypatch.setattr(training, "SKILLS_FILE", edited)
+    assert training.corpus_fingerprint(config) != before
+    assert training.corpus_fingerprint(GeneratorConfig(skill_examples=0)) != before

@@ -216,6 +216,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     results["run"] = {"lora_adapter": "rasa model" if served else "corpus adapter",
                       "rasa_model": rasa_model.name if rasa_model else None, "threads": args.threads,
                       "load_average_1m": os.getloadavg()[0], "corpus_steps": config.corpus_steps,
+                      "skill_examples": config.skill_examples,
                       "chitchat": args.chitchat, "perplexity_replies": args.perplexity}
     print_table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -66,7 +66,12 @@ class GeneratorConfig:
         default=320, metadata={"help": "Corpus replies sampled from the training split."}
     )
     corpus_steps: int = field(
-        default=40, metadata={"help": "Optimisation steps on the corpus (a few seconds each on 2 cores)."}
+        default=90, metadata={"help": "Optimisation steps on the corpus (a few seconds each on 2 cores)."}
+    )
+    skill_examples: int = field(
+        default=400,
+        metadata={"help": "Synthetic grounding and empathy examples (bot/generation/skills.yml) trained "
+                          "with the corpus: they teach the adapter to use the profile and the emotion."},
     )
     # --- light adaptation on the assistant's own stories, run by `rasa train` ---
     adaptation_epochs: int = field(
@@ -99,6 +104,7 @@ class GeneratorConfig:
         _require(lambda: self.corpus in (None, "chitchat-dataset"), "corpus", "'chitchat-dataset' or null")
         _require(lambda: self.corpus_examples >= 0, "corpus_examples", "an integer >= 0")
         _require(lambda: self.corpus_steps >= 0, "corpus_steps", "an integer >= 0")
+        _require(lambda: self.skill_examples >= 0, "skill_examples", "an integer >= 0")
         _require(lambda: self.adaptation_epochs >= 0, "adaptation_epochs", "an integer >= 0")
         _require(lambda: self.corpus_replay >= 0, "corpus_replay", "a float >= 0")
 
@@ -116,7 +122,7 @@ class GeneratorConfig:
         keys = [
             "base_model", "persona", "max_history_turns", "lora_rank", "lora_alpha", "lora_dropout",
             "lora_targets", "learning_rate", "batch_size", "max_train_tokens", "corpus",
-            "corpus_examples", "corpus_steps", "seed",
+            "corpus_examples", "corpus_steps", "skill_examples", "seed",
         ]
         return {key: getattr(self, key) for key in keys}
 

@@ -23,12 +23,13 @@ from bot.generation.config import GeneratorConfig
 from bot.generation.corpus import Example, chitchat_examples
 from bot.generation.model import load_adapter, load_tokenizer, new_adapter
 from bot.generation.prompt import build_messages
+from bot.generation.skills import SKILLS_FILE, skill_examples
 
 logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
 # Bump when the training code changes what a cached corpus adapter contains.
-CORPUS_ADAPTER_VERSION = 1
+CORPUS_ADAPTER_VERSION = 2
 COMPLETE_MARKER = ".complete"
 FINGERPRINT_FILE = "fingerprint.json"
 
@@ -115,6 +116,8 @@ def corpus_fingerprint(config: GeneratorConfig) -> str:
     facts = {
         "settings": config.corpus_fingerprint_fields(),
         "weights": [(w.name, w.stat().st_size) for w in weights],
+        # Editing the skill material must retrain the adapter, like changing a setting.
+        "skills": hashlib.sha256(SKILLS_FILE.read_bytes()).hexdigest() if config.skill_examples else None,
         "version": CORPUS_ADAPTER_VERSION,
     }
     return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:16]
@@ -151,9 +154,12 @@ def corpus_adapter(config: GeneratorConfig) -> Optional[Path]:
 
 
 def corpus_training_examples(config: GeneratorConfig) -> List[Example]:
-    return chitchat_examples(
+    """Corpus replies plus the synthetic skill examples, in a seeded order."""
+    examples = chitchat_examples(
         held_out=False, limit=config.corpus_examples, max_history=config.max_history_turns, seed=config.seed
-    )
+    ) + skill_examples(config.skill_examples, config.seed)
+    random.Random(config.seed).shuffle(examples)
+    return examples
 
 
 def adapt(
