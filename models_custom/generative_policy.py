@@ -51,12 +51,13 @@ from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import InvalidConfigException
 
+from bot.assets import AssetError
 from bot.generation.config import ConfigError, GeneratorConfig
 from bot.generation.corpus import Example
 from bot.generation.generator import Reply, ReplyGenerator
 from bot.generation.model import adapted_for_inference, load_tokenizer
 from bot.generation.prompt import ASSISTANT, USER, DialogueContext, ProfileFacts, Turn
-from bot.generation.training import adapt, corpus_adapter, corpus_training_examples
+from bot.generation.training import adapt, corpus_adapter, corpus_fingerprint, corpus_training_examples
 
 logger = logging.getLogger(__name__)
 
@@ -132,6 +133,16 @@ class GenerativeResponsePolicy(Policy):
             NAME_SLOT: "user_name",
             PREFERENCES_SLOT: "preferences",
         }
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
+        """The cached corpus adapter is built from files outside the graph (the corpus,
+        the skill material, the base weights), so Rasa cannot see them change: its
+        fingerprint joins ours, and a new corpus adapter retrains this policy."""
+        try:
+            return corpus_fingerprint(GeneratorConfig.from_dict(config))
+        except (AssetError, ConfigError, FileNotFoundError, ValueError):
+            return None  # __init__ reports a bad setting with a clear error
 
     @staticmethod
     def supported_data() -> SupportedData:

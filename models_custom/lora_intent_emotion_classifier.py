@@ -36,6 +36,7 @@ from bot.assets import AssetError
 from bot.nlu import EMOTIONS
 from bot.nlu.classifier import Prediction, fit, predict
 from bot.nlu.config import ClassifierConfig, ConfigError
+from bot.nlu.emotion_corpus import pretraining_fingerprint
 from bot.nlu.model import IntentEmotionModel
 from bot.nlu.training import Example
 
@@ -87,6 +88,16 @@ class LoraIntentEmotionClassifier(IntentClassifier, GraphComponent):
         execution_context: ExecutionContext,
     ) -> "LoraIntentEmotionClassifier":
         return cls(config, model_storage, resource)
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
+        """The emotion corpus is read from disk, not given by the graph, so Rasa cannot
+        see it change: the cached pre-training's fingerprint (corpus file, base model,
+        settings) joins ours, and a changed corpus retrains this component."""
+        try:
+            return pretraining_fingerprint(ClassifierConfig.from_dict(config))
+        except (AssetError, ConfigError, FileNotFoundError):
+            return None  # train() reports a bad setting with a clear error
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [_to_example(m) for m in training_data.intent_examples]

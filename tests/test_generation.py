@@ -160,14 +160,3 @@ def test_skill_material_is_disjoint_from_the_evaluation() -> None:
     leaks = [term for term in held_out if any(re.search(rf"\b{re.escape(term.lower())}", t) for t in taught)]
     assert not leaks, f"evaluation material in skills.yml: {leaks}"
 
-
-def test_editing_the_skill_material_retrains_the_corpus_adapter(monkeypatch, tmp_path) -> None:
-    from bot.generation import training
-
-    config = GeneratorConfig()
-    before = training.corpus_fingerprint(config)
-    edited = tmp_path / "skills.yml"
-    edited.write_text(training.SKILLS_FILE.read_text() + "\n# one more line\n")
-    monkeypatch.setattr(training, "SKILLS_FILE", edited)
-    assert training.corpus_fingerprint(config) != before
-    assert training.corpus_fingerprint(GeneratorConfig(skill_examples=0)) != before

@@ -99,6 +99,18 @@ def test_rasa_train_hands_the_policy_the_response_texts() -> None:
     assert node.needs["domain"] == "domain_for_core_training_provider"
 
 
+def test_a_new_corpus_adapter_changes_the_rasa_fingerprint(monkeypatch, tmp_path) -> None:
+    from bot.generation import training
+
+    config = GenerativeResponsePolicy.get_default_config()
+    before = GenerativeResponsePolicy.fingerprint_addon(config)
+    edited = tmp_path / "skills.yml"
+    edited.write_text(training.SKILLS_FILE.read_text() + "\n# edited\n")
+    monkeypatch.setattr(training, "SKILLS_FILE", edited)
+    assert before is not None and GenerativeResponsePolicy.fingerprint_addon(config) != before
+    assert GenerativeResponsePolicy.fingerprint_addon({**config, "skill_examples": 0}) != before
+
+
 def test_persistence_round_trip(trained) -> None:
     storage, resource, loaded = trained
     with storage.read_from(resource) as directory:

@@ -147,6 +147,18 @@ def test_emotion_pretraining_is_cached_and_reused(tmp_path, monkeypatch):
     assert len(list((tmp_path / "cache" / "emotion-pretraining").iterdir())) == 1
 
 
+def test_a_changed_emotion_corpus_changes_the_rasa_fingerprint(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "labels.txt").write_text("\n".join(EMOTIONS))
+    (corpus / "train.tsv").write_text("what a lovely day\t3\tid1\n")
+    config = {**TINY, "emotion_corpus": str(corpus)}
+    before = LoraIntentEmotionClassifier.fingerprint_addon(config)
+    (corpus / "train.tsv").write_text("what a lovely day\t3\tid1\nso scared\t2\tid2\n")
+    assert before is not None and LoraIntentEmotionClassifier.fingerprint_addon(config) != before
+    assert LoraIntentEmotionClassifier.fingerprint_addon({**TINY, "emotion_corpus": None}) is None
+
+
 def test_reference_model_packs_only_a_few_mb_for_the_component(trained_model):
     with tarfile.open(trained_model) as archive:
         ours = [m for m in archive.getmembers() if "LoraIntentEmotionClassifier" in m.name and m.isfile()]

@@ -54,9 +54,10 @@ def load_emotion_corpus(name: str, split: str = "train") -> List[Example]:
 
 def pretrained_emotion_model(config: ClassifierConfig) -> Optional[IntentEmotionModel]:
     """The encoder adapter and emotion head trained on the corpus: from cache, or trained now."""
-    if not config.emotion_corpus or config.emotion_corpus_max_examples == 0:
+    fingerprint = pretraining_fingerprint(config)
+    if fingerprint is None:
         return None
-    directory = cache_dir() / "emotion-pretraining" / _fingerprint(config)
+    directory = cache_dir() / "emotion-pretraining" / fingerprint
     if (directory / COMPLETE_MARKER).exists():
         logger.info("Reusing cached emotion pre-training from %s", directory)
         return IntentEmotionModel.from_pretrained(directory, config, trainable=True)
@@ -75,8 +76,10 @@ def corpus_sample(config: ClassifierConfig) -> List[Example]:
     return rng.sample(corpus, min(len(corpus), config.emotion_corpus_max_examples))
 
 
-def _fingerprint(config: ClassifierConfig) -> str:
-    """Changes whenever anything that shapes the pre-trained weights changes."""
+def pretraining_fingerprint(config: ClassifierConfig) -> Optional[str]:
+    """Changes whenever anything that shapes the pre-trained weights changes (None: no pre-training)."""
+    if not config.emotion_corpus or config.emotion_corpus_max_examples == 0:
+        return None
     base = resolve_model_path(config.base_model)
     corpus_file = corpus_dir(config.emotion_corpus) / "train.tsv"
     relevant = {
