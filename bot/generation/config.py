@@ -66,10 +66,10 @@ class GeneratorConfig:
         default=320, metadata={"help": "Corpus replies sampled from the training split."}
     )
     corpus_steps: int = field(
-        default=90, metadata={"help": "Optimisation steps on the corpus (a few seconds each on 2 cores)."}
+        default=115, metadata={"help": "Optimisation steps on the corpus (a few seconds each on 2 cores)."}
     )
     skill_examples: int = field(
-        default=400,
+        default=600,
         metadata={"help": "Synthetic grounding and empathy examples (bot/generation/skills.yml) trained "
                           "with the corpus: they teach the adapter to use the profile and the emotion."},
     )
