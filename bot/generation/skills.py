@@ -66,19 +66,30 @@ def grounding_examples(count: int, rng: random.Random) -> List[Example]:
 
 def empathy_examples(count: int, rng: random.Random) -> List[Example]:
     """Real sad, angry and afraid messages answered by acknowledging the feeling."""
+    replies: Dict[str, List[str]] = material()["empathetic_replies"]
+    messages = _messages_by_emotion()
+    emotions = sorted(replies)
+    examples = []
+    for index in range(count):
+        emotion = emotions[index % len(emotions)]
+        context = DialogueContext(SKILL_SENDER, [Turn(USER, rng.choice(messages[emotion]))], emotion=emotion)
+        examples.append(Example(context, rng.choice(replies[emotion])))
+    return examples
+
+
+@lru_cache(maxsize=1)
+def _messages_by_emotion() -> Dict[str, List[str]]:
+    """Usable GoEmotions training messages per emotion that has empathetic replies.
+
+    Cached: `rasa train` asks for the examples twice (corpus adapter, then replay).
+    """
     from bot.nlu.emotion_corpus import load_emotion_corpus
 
-    replies: Dict[str, List[str]] = material()["empathetic_replies"]
-    by_emotion: Dict[str, List[str]] = {emotion: [] for emotion in replies}
+    by_emotion: Dict[str, List[str]] = {emotion: [] for emotion in material()["empathetic_replies"]}
     for row in load_emotion_corpus(EMOTION_CORPUS, "train"):
         if len(row.emotions) == 1 and row.emotions[0] in by_emotion and _usable(row.text):
             by_emotion[row.emotions[0]].append(row.text)
-    examples = []
-    for index in range(count):
-        emotion = sorted(replies)[index % len(replies)]
-        context = DialogueContext(SKILL_SENDER, [Turn(USER, rng.choice(by_emotion[emotion]))], emotion=emotion)
-        examples.append(Example(context, rng.choice(replies[emotion])))
-    return examples
+    return by_emotion
 
 
 def _usable(text: str) -> bool:
