@@ -179,7 +179,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.bench generation", description=__doc__.split("\n")[0])
     parser.add_argument("--chitchat", type=int, default=30, help="held-out chitchat replies to generate")
     parser.add_argument("--perplexity", type=int, default=200, help="held-out replies scored for perplexity")
-    parser.add_argument("--corpus-steps", type=int, default=None, help="train the corpus adapter longer than the default")
+    parser.add_argument(
+        "--corpus-steps", type=int, default=None,
+        help="optimisation steps of the corpus adapter (default: the policy's); its examples stay the same",
+    )
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (the target machine has 2 cores)")
     parser.add_argument("--rasa-model", type=Path, default=None, help="trained model whose NLU reads emotions")
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -187,7 +190,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     overrides = {"num_threads": args.threads, "time_budget_s": 60.0}  # measure, do not cut
     if args.corpus_steps is not None:
-        overrides.update(corpus_steps=args.corpus_steps, corpus_examples=args.corpus_steps * GeneratorConfig().batch_size)
+        overrides.update(corpus_steps=args.corpus_steps)
     config = GeneratorConfig(**overrides)
     torch.set_num_threads(args.threads)
     scenarios = yaml.safe_load(SCENARIOS.read_text())
