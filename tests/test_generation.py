@@ -5,7 +5,7 @@ import pytest
 
 from bot.generation import guards
 from bot.generation.config import ConfigError, GeneratorConfig
-from bot.generation.generator import ReplyGenerator
+from bot.generation.generator import ReplyGenerator, encode_prompt
 from bot.generation.model import base_for_inference, load_tokenizer
 from bot.generation.prompt import (
     ASSISTANT, USER, DialogueContext, ProfileFacts, ProfileLeakError, Turn, build_messages, system_prompt,
@@ -85,6 +85,54 @@ def test_falls_back_when_over_time_budget(generator: ReplyGenerator, config: Gen
     tight = ReplyGenerator(generator.model, generator.tokenizer, GeneratorConfig(time_budget_s=1e-4), FALLBACK)
     reply = tight.reply(_context())
     assert reply.text == FALLBACK and reply.fallback_reason == guards.TIMEOUT
+
+
+@pytest.mark.parametrize(
+    "text, kept",
+    [
+        ("Sure. I was about to", "Sure."),
+        ("Great idea! Let's go to", "Great idea!"),
+        ("Wait... really? Yes, I", "Wait... really?"),
+        ('She said "hello." Then she', 'She said "hello."'),
+        ("All done.", "All done."),
+        ("No sentence is finished", ""),
+    ],
+)
+def test_complete_sentences(text: str, kept: str) -> None:
+    assert guards.complete_sentences(text) == kept
+
+
+def test_prompt_is_cut_to_its_token_cap(generator: ReplyGenerator, config: GeneratorConfig) -> None:
+    """Old turns go first, then the end of an overlong message: the prompt pass has no budget."""
+    history = [Turn(USER, f"message number {i} " * 20) if i % 2 == 0 else Turn(ASSISTANT, "I see.") for i in range(9)]
+    for context in (_context("👩‍👩‍👧‍👦" * 500), DialogueContext("ana", history)):
+        messages = build_messages(context, config.persona, config.max_history_turns)
+        ids = encode_prompt(generator.tokenizer, messages, config.max_prompt_tokens)["input_ids"]
+        assert ids.shape[1] <= config.max_prompt_tokens
+        assert generator.tokenizer.decode(ids[0]).startswith("<|im_start|>system")
+    reply = generator.reply(_context("👩‍👩‍👧‍👦" * 500))
+    assert reply.text
+
+
+class _CutShort(ReplyGenerator):
+    """Decoding that the time budget stopped after ``partial``: no slow machine needed."""
+
+    def __init__(self, partial: str) -> None:
+        super().__init__(None, None, GeneratorConfig(), FALLBACK)
+        self.partial = partial
+
+    def _generate(self, messages) -> tuple:
+        return self.partial, 30, True
+
+
+@pytest.mark.parametrize(
+    "partial, sent",
+    [("That sounds lovely. I think you could", "That sounds lovely."), ("That sounds lov", FALLBACK)],
+)
+def test_reply_cut_by_the_budget_keeps_its_finished_sentences(partial: str, sent: str) -> None:
+    reply = _CutShort(partial).reply(_context())
+    assert reply.text == sent
+    assert reply.fallback_reason == (None if sent != FALLBACK else guards.TIMEOUT)
 
 
 def test_falls_back_on_output_failing_a_guard(generator: ReplyGenerator) -> None:

@@ -32,7 +32,7 @@ RESULTS_JSON = PROJECT_ROOT / "benchmarks" / "results" / "nlu.json"
 OUR_COMPONENT = "models_custom.lora_intent_emotion_classifier.LoraIntentEmotionClassifier"
 # Settings per training-set size; the emotion head is measured separately below.
 OUR_SETTINGS = {
-    "clinc150_full": {"epochs": 3, "learning_rate": 1e-3, "noise_augmentation": 0.25, "emotion_corpus": None},
+    "clinc150_full": {"epochs": 3, "learning_rate": 1e-3, "emotion_corpus": None},
     "clinc150_10shot": {"epochs": 20, "learning_rate": 1e-3, "emotion_corpus": None},
 }
 EMOTION_SETTINGS = {"emotion_corpus_max_examples": 43_410, "emotion_corpus_epochs": 1, "learning_rate": 1e-3}

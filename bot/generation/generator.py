@@ -1,15 +1,16 @@
 """Generate one reply under a time budget, with the guard rails applied.
 
 ``ReplyGenerator.reply`` never raises on bad model output and never takes much
-longer than its budget: whatever goes wrong, the caller gets the fallback text
-and the reason, so the conversation always goes on.
+longer than its budget: a reply cut short by the budget keeps its finished
+sentences, and whatever else goes wrong, the caller gets the fallback text and
+the reason, so the conversation always goes on.
 """
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import torch
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
@@ -64,7 +65,12 @@ class ReplyGenerator:
             logger.exception("Reply generation failed")
             return self._fallback(f"error: {type(error).__name__}", start, 0)
         if timed_out:
-            return self._fallback(guards.TIMEOUT, start, new_tokens)
+            # Decoding stopped at the budget: the sentences already finished are still a
+            # reply (on a slow machine, most long replies end this way); half of one is not.
+            text = guards.complete_sentences(text)
+            if not text:
+                return self._fallback(guards.TIMEOUT, start, new_tokens)
+            logger.info("Reply cut at the time budget; sending its finished sentences.")
         prompt = system_prompt(self.config.persona, context.emotion, context.profile)
         reason = guards.first_failure(
             text, context, prompt, self.config.max_reply_chars, self.known_personal
@@ -77,18 +83,8 @@ class ReplyGenerator:
         logger.info(f"Generated reply rejected ({reason}); sending the fallback response.")
         return Reply(self.fallback_text, reason, time.perf_counter() - start, new_tokens)
 
-    def _encode_within_limit(self, messages):
-        """Drop the oldest turns (never the system prompt or the last user turn) to fit."""
-        while True:
-            inputs = self.tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
-            )
-            if inputs["input_ids"].shape[1] <= self.config.max_prompt_tokens or len(messages) <= 2:
-                return inputs
-            messages = [messages[0], *messages[2:]]
-
     def _generate(self, messages) -> tuple:
-        inputs = self._encode_within_limit(messages)
+        inputs = encode_prompt(self.tokenizer, messages, self.config.max_prompt_tokens)
         settings = dict(
             max_new_tokens=self.config.max_new_tokens,
             repetition_penalty=self.config.repetition_penalty,
@@ -110,4 +106,28 @@ class ReplyGenerator:
         text = self.tokenizer.decode(new, skip_special_tokens=True).strip()
         return text, int(new.shape[0]), elapsed >= self.config.time_budget_s
 
+
+def encode_prompt(tokenizer: PreTrainedTokenizerBase, messages: List[Dict[str, str]], max_tokens: int):
+    """The chat-template encoding of ``messages``, cut to ``max_tokens`` where it can be.
+
+    The oldest turns go first (never the system prompt), then the end of the last user
+    message: the time budget cannot interrupt the prompt's forward pass, so a message
+    of 3,000 emoji would otherwise cost a minute before the first token.
+    """
+    while True:
+        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        excess = inputs["input_ids"].shape[1] - max_tokens
+        if excess <= 0:
+            return inputs
+        if len(messages) > 2:
+            messages = [messages[0], *messages[2:]]
+        elif messages[-1]["content"]:
+            messages = [messages[0], {**messages[-1], "content": _drop_last_tokens(tokenizer, messages[-1]["content"], excess)}]
+        else:
+            return inputs  # the system prompt alone is over the cap
+
+
+def _drop_last_tokens(tokenizer: PreTrainedTokenizerBase, text: str, count: int) -> str:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    return tokenizer.decode(ids[: max(len(ids) - count, 0)])
 

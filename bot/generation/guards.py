@@ -2,6 +2,7 @@
 
 Each check returns the reason it failed, or ``None``; :func:`first_failure`
 runs them in order. A failed reply is replaced by the fallback response.
+:func:`complete_sentences` trims a reply that the time budget cut short.
 """
 from __future__ import annotations
 
@@ -22,10 +23,20 @@ TIMEOUT = "time_budget"
 # Tags, template placeholders, code fences, links and chat-template tokens.
 _MARKUP = re.compile(r"<[^>]{0,40}>|\{[^}]{0,40}\}|```|https?://|www\.|\[[^\]]{0,40}\]\(|<\|")
 _WORD = re.compile(r"[a-z0-9']+")
+_SENTENCE_END = re.compile(r"[.!?…]+[\"')]*(?=\s|$)")
 
 
 def _normalised(text: str) -> str:
     return " ".join(_WORD.findall(text.lower()))
+
+
+def complete_sentences(text: str) -> str:
+    """``text`` up to the end of its last finished sentence, or ``""`` if none is finished.
+
+    What a reply cut short by the time budget may keep: "Sure. I was about to" → "Sure."
+    """
+    ends = [match.end() for match in _SENTENCE_END.finditer(text)]
+    return text[: ends[-1]].strip() if ends else ""
 
 
 def check_empty(reply: str) -> Optional[str]:

@@ -26,7 +26,9 @@ class ClassifierConfig:
         default=True, metadata={"help": "Weight rare emotions up (most messages are neutral)."}
     )
     noise_augmentation: float = field(
-        default=0.25, metadata={"help": "Share of training examples added again with realistic typos."}
+        default=1.0,
+        metadata={"help": "Share of training examples added again with realistic typos (1.0: each one, "
+                          "freshly corrupted every epoch); keeps intent accuracy on typed chat text."},
     )
     emotion_corpus: Optional[str] = field(
         default="goemotions-ekman",
