@@ -130,4 +130,3 @@ def encode_prompt(tokenizer: PreTrainedTokenizerBase, messages: List[Dict[str, s
 def _drop_last_tokens(tokenizer: PreTrainedTokenizerBase, text: str, count: int) -> str:
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]
     return tokenizer.decode(ids[: max(len(ids) - count, 0)])
-
