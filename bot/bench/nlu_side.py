@@ -7,7 +7,8 @@ Run by ``bot.bench.nlu`` as a subprocess so that peak memory belongs to one side
     python -m bot.bench.nlu_side rasa WORKDIR --latency-only   # re-time a trained side
 
 Writes WORKDIR/result.json: train_s, model_mb, peak_rss_mb, p50_ms, p95_ms and, per
-evaluation set, the top intent and its confidence for every message.
+evaluation set, the top intent and its confidence for every message ("predictions") and
+the five most likely intents ("rankings", for analysing out-of-scope rules offline).
 """
 from __future__ import annotations
 
@@ -27,8 +28,9 @@ import numpy as np
 LATENCY_MESSAGES = 300
 FALLBACK_INTENT = "nlu_fallback"
 LOGREG_FILE = "logreg.pkl"
-Prediction = Tuple[str, float]
-Predictor = Callable[[str], Prediction]
+RANKING_LENGTH = 5
+Ranking = List[Tuple[str, float]]  # the most likely intents first, with their confidences
+Predictor = Callable[[str], Ranking]
 
 
 def main(argv: List[str]) -> int:
@@ -51,7 +53,9 @@ def main(argv: List[str]) -> int:
     }
     predict_one = LOADERS[kind](workdir)
     result.update(_latency(predict_one, latency_texts))
-    result["predictions"] = {name: [predict_one(t) for t, _ in rows] for name, rows in evals.items()}
+    rankings = {name: [predict_one(t) for t, _ in rows] for name, rows in evals.items()}
+    result["predictions"] = {name: [r[0] for r in ranked] for name, ranked in rankings.items()}
+    result["rankings"] = rankings
     result["load_avg"]["after_predict"] = os.getloadavg()[0]
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     (workdir / "result.json").write_text(json.dumps(result))
@@ -87,12 +91,12 @@ def _load_rasa(workdir: Path) -> Predictor:
     agent = Agent.load(str(model))
     loop = asyncio.new_event_loop()
 
-    def predict_one(text: str) -> Prediction:
+    def predict_one(text: str) -> Ranking:
         parsed = loop.run_until_complete(agent.parse_message(text))
         # FallbackClassifier puts nlu_fallback on top; thresholds are compared separately.
         ranking = [r for r in parsed.get("intent_ranking", []) if r["name"] != FALLBACK_INTENT]
-        top = ranking[0] if ranking else parsed["intent"]
-        return top["name"], float(top["confidence"])
+        ranking = ranking or [parsed["intent"]]
+        return [(r["name"], float(r["confidence"])) for r in ranking[:RANKING_LENGTH]]
 
     return predict_one
 
@@ -129,10 +133,10 @@ def _load_frozen(workdir: Path) -> Predictor:
     encoder = _encoder()
     classifier = pickle.loads((workdir / LOGREG_FILE).read_bytes())
 
-    def predict_one(text: str) -> Prediction:
+    def predict_one(text: str) -> Ranking:
         probs = classifier.predict_proba(encoder.encode([text], show_progress_bar=False))[0]
-        best = int(probs.argmax())
-        return str(classifier.classes_[best]), float(probs[best])
+        best = np.argsort(-probs)[:RANKING_LENGTH]
+        return [(str(classifier.classes_[i]), float(probs[i])) for i in best]
 
     return predict_one
 
