@@ -62,7 +62,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if "clinc150_full" in args.scenarios:
         results["clinc150_noisy"] = _noisy_scores(details, args.sides)
     if not args.skip_emotion:
-        results["emotion"] = {"ours": _emotion(run_dir, args.subset)}
+        results["emotion"] = {"ours": _emotion_once(run_dir, args.subset, args.resume)}
     _report(results, details, run_dir)
     if args.subset is None and set(args.sides) == set(SIDES) and set(args.scenarios) == set(SCENARIOS):
         RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
@@ -132,6 +132,8 @@ def _score(raw: Dict, evals: Dict) -> tuple:
     scored.update({f"{k}_no_threshold": v for k, v in metrics.intent_metrics(gold["test"], raw_pred).items()})
     scored["threshold"] = threshold
     scored.update({k: raw[k] for k in ("train_s", "p50_ms", "p95_ms", "peak_rss_mb", "model_mb", "load_avg")})
+    if "machine" in raw:  # sides run before 2026-12-01 did not record it
+        scored["machine"] = raw["machine"]
     detail = {"gold": gold, "predictions": predictions, "threshold": threshold, "test_pred": test_pred}
     return scored, detail
 
@@ -145,6 +147,18 @@ def _noisy_scores(details: Dict, sides) -> Dict:
         noisy = metrics.intent_metrics(detail["gold"]["noisy"], noisy_pred)
         scores[side] = {**noisy, "accuracy_clean": clean["accuracy"], "accuracy_drop": clean["accuracy"] - noisy["accuracy"]}
     return scores
+
+
+def _emotion_once(run_dir: Path, subset: Optional[int], resume: bool) -> Dict:
+    """``_emotion``, or with ``resume`` its result from an earlier part of this run."""
+    saved = run_dir / "emotion" / "result.json"
+    if resume and saved.exists():
+        print(f"   reusing {saved}", flush=True)
+        return json.loads(saved.read_text())
+    result = _emotion(run_dir, subset)
+    saved.parent.mkdir(exist_ok=True)
+    saved.write_text(json.dumps(result))
+    return result
 
 
 def _emotion(run_dir: Path, subset: Optional[int]) -> Dict:

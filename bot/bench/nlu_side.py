@@ -50,6 +50,7 @@ def main(argv: List[str]) -> int:
         "train_s": time.perf_counter() - start,
         "model_mb": model_path.stat().st_size / 2**20,
         "load_avg": {"after_train": os.getloadavg()[0]},
+        "machine": _machine(),
     }
     predict_one = LOADERS[kind](workdir)
     result.update(_latency(predict_one, latency_texts))
@@ -72,6 +73,16 @@ def _latency(predict_one: Predictor, texts: List[str]) -> Dict[str, float]:
         predict_one(text)
         times.append((time.perf_counter() - start) * 1000)
     return {"p50_ms": float(np.percentile(times, 50)), "p95_ms": float(np.percentile(times, 95))}
+
+
+def _machine() -> Dict[str, str]:
+    """Where and when this side ran: a long run in parts may span machines."""
+    cpu_lines = [line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")]
+    return {
+        "cpu": cpu_lines[0].split(":", 1)[1].strip() if cpu_lines else "unknown",
+        "cores": str(os.cpu_count()),
+        "date": time.strftime("%Y-%m-%d"),
+    }
 
 
 def _train_rasa(workdir: Path) -> Path:
