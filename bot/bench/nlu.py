@@ -195,6 +195,7 @@ def _report(results: Dict, details: Dict, run_dir: Path) -> None:
     (run_dir / "results.json").write_text(json.dumps(results, indent=2))
     nlu_plots.per_intent_f1(details, run_dir / "per_intent_f1.png")
     nlu_plots.summary(results, run_dir / "summary.png")
+    nlu_plots.oos_tradeoff(details, run_dir / "oos_tradeoff.png")
     print(f"tables and plots in {run_dir}")
 
 

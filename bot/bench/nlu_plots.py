@@ -53,6 +53,39 @@ def per_intent_f1(details: Dict, path: Path) -> None:
     plt.close(fig)
 
 
+def oos_tradeoff(details: Dict, path: Path) -> None:
+    """In-scope accuracy against OOS recall as the threshold moves (full data, test splits).
+
+    The dot is each side's operating point (threshold calibrated on validation); the
+    shaded corner is the target (at least 96% in-scope accuracy with 60% OOS recall).
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 5))
+    ax.axvspan(0.60, 1.0, ymin=(0.96 - 0.7) / 0.31, color="green", alpha=0.08, label="target")
+    for (scenario, side), detail in details.items():
+        if scenario != "clinc150_full":
+            continue
+        for split, style in (("test", "-"), ("noisy", ":")):
+            if split not in detail["predictions"]:
+                continue
+            curve = [_accuracy_and_oos_recall(detail, split, t) for t in np.linspace(0, 1, 101)]
+            line, = ax.plot(*zip(*[(r, a) for a, r in curve]), style, label=f"{side} ({split})")
+            accuracy, recall = _accuracy_and_oos_recall(detail, split, detail["threshold"])
+            ax.plot(recall, accuracy, "o", color=line.get_color())
+    ax.set(xlabel="OOS recall", ylabel="in-scope accuracy", xlim=(0, 1), ylim=(0.7, 1.01),
+           title="CLINC150 out-of-scope trade-off (full data)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def _accuracy_and_oos_recall(detail: Dict, split: str, threshold: float) -> tuple:
+    gold = np.array(detail["gold"][split])
+    predicted = np.array(metrics.with_threshold(detail["predictions"][split], threshold))
+    in_scope = gold != metrics.OOS
+    return (predicted[in_scope] == gold[in_scope]).mean(), (predicted[~in_scope] == metrics.OOS).mean()
+
+
 def summary(results: Dict, path: Path) -> None:
     """Macro-F1 and OOS recall per setting and side."""
     settings = [s for s in ("clinc150_full", "clinc150_10shot") if s in results]
