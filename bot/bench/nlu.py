@@ -145,7 +145,15 @@ def _noisy_scores(details: Dict, sides) -> Dict:
         noisy_pred = metrics.with_threshold(detail["predictions"]["noisy"], detail["threshold"])
         clean = metrics.intent_metrics(detail["gold"]["test"], detail["test_pred"])
         noisy = metrics.intent_metrics(detail["gold"]["noisy"], noisy_pred)
-        scores[side] = {**noisy, "accuracy_clean": clean["accuracy"], "accuracy_drop": clean["accuracy"] - noisy["accuracy"]}
+        raw_clean = metrics.intent_metrics(detail["gold"]["test"], [i for i, _ in detail["predictions"]["test"]])
+        raw_noisy = metrics.intent_metrics(detail["gold"]["noisy"], [i for i, _ in detail["predictions"]["noisy"]])
+        scores[side] = {
+            **noisy,
+            "accuracy_clean": clean["accuracy"],
+            "accuracy_drop": clean["accuracy"] - noisy["accuracy"],
+            "accuracy_no_threshold": raw_noisy["accuracy"],
+            "accuracy_drop_no_threshold": raw_clean["accuracy"] - raw_noisy["accuracy"],
+        }
     return scores
 
 

@@ -13,23 +13,37 @@ from sklearn.metrics import ConfusionMatrixDisplay, confusion_matrix  # noqa: E4
 
 from bot.bench import metrics  # noqa: E402
 
-COLUMNS = ("accuracy", "macro_f1", "oos_recall", "train_s", "p50_ms", "p95_ms", "peak_rss_mb", "model_mb")
+QUALITY = ("accuracy", "macro_f1", "oos_recall")  # each shown at the threshold / raw
+HEADER = (
+    "| setting | pipeline | in-scope acc (threshold / raw) | macro-F1 (threshold / raw) "
+    "| OOS recall (threshold / raw) | threshold | train s | p50 / p95 ms | peak RSS MB | model MB |"
+)
 
 
 def markdown_table(results: Dict) -> str:
-    lines = ["| setting | pipeline | " + " | ".join(COLUMNS) + " |", "|---|---|" + "---|" * len(COLUMNS)]
+    lines = [HEADER, "|---|---|" + "---|" * 8]
     for scenario in ("clinc150_full", "clinc150_10shot"):
         for side, m in results.get(scenario, {}).items():
-            lines.append(f"| {scenario} | {side} | " + " | ".join(_fmt(m.get(c)) for c in COLUMNS) + " |")
-    lines += ["", "| noisy test (full data) | accuracy clean | accuracy noisy | drop |", "|---|---|---|---|"]
+            quality = [f"{_fmt(m[k])} / {_fmt(m[k + '_no_threshold'])}" for k in QUALITY]
+            cost = [_fmt(m["threshold"]), _fmt(m["train_s"]), f"{m['p50_ms']:.1f} / {m['p95_ms']:.1f}",
+                    _fmt(m["peak_rss_mb"]), f"{m['model_mb']:.1f}"]
+            lines.append(f"| {scenario} | {side} | " + " | ".join(quality + cost) + " |")
+    lines += ["", "| noisy test (full data) | in-scope acc clean → noisy (threshold) | drop | drop (raw) |", "|---|---|---|---|"]
     for side, m in results.get("clinc150_noisy", {}).items():
-        lines.append(f"| {side} | {_fmt(m['accuracy_clean'])} | {_fmt(m['accuracy'])} | {_fmt(m['accuracy_drop'])} |")
+        lines.append(
+            f"| {side} | {_fmt(m['accuracy_clean'])} → {_fmt(m['accuracy'])} | {_points(m['accuracy_drop'])} "
+            f"| {_points(m['accuracy_drop_no_threshold'])} |"
+        )
     emotion = results.get("emotion", {}).get("ours")
     if emotion:
         names = list(emotion["per_class_f1"])
         lines += ["", "| emotion (GoEmotions Ekman test) | macro-F1 | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
         lines.append(f"| ours | {_fmt(emotion['macro_f1'])} | " + " | ".join(_fmt(emotion["per_class_f1"][n]) for n in names) + " |")
     return "\n".join(lines)
+
+
+def _points(share: float) -> str:
+    return f"{100 * share:.1f} points"
 
 
 def _fmt(value) -> str:
@@ -61,16 +75,15 @@ def oos_tradeoff(details: Dict, path: Path) -> None:
     """
     fig, ax = plt.subplots(figsize=(6.5, 5))
     ax.axvspan(0.60, 1.0, ymin=(0.96 - 0.7) / 0.31, color="green", alpha=0.08, label="target")
-    for (scenario, side), detail in details.items():
-        if scenario != "clinc150_full":
-            continue
+    full_data = [(side, detail) for (scenario, side), detail in details.items() if scenario == "clinc150_full"]
+    for (side, detail), color in zip(full_data, plt.rcParams["axes.prop_cycle"].by_key()["color"]):
         for split, style in (("test", "-"), ("noisy", ":")):
             if split not in detail["predictions"]:
                 continue
             curve = [_accuracy_and_oos_recall(detail, split, t) for t in np.linspace(0, 1, 101)]
-            line, = ax.plot(*zip(*[(r, a) for a, r in curve]), style, label=f"{side} ({split})")
+            ax.plot(*zip(*[(r, a) for a, r in curve]), style, color=color, label=f"{side} ({split})")
             accuracy, recall = _accuracy_and_oos_recall(detail, split, detail["threshold"])
-            ax.plot(recall, accuracy, "o", color=line.get_color())
+            ax.plot(recall, accuracy, "o", color=color)
     ax.set(xlabel="OOS recall", ylabel="in-scope accuracy", xlim=(0, 1), ylim=(0.7, 1.01),
            title="CLINC150 out-of-scope trade-off (full data)")
     ax.legend(fontsize=8)
