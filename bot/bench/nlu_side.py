@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 LATENCY_MESSAGES = 300
 FALLBACK_INTENT = "nlu_fallback"
@@ -145,7 +146,11 @@ def _load_frozen(workdir: Path) -> Predictor:
     classifier = pickle.loads((workdir / LOGREG_FILE).read_bytes())
 
     def predict_one(text: str) -> Ranking:
-        probs = classifier.predict_proba(encoder.encode([text], show_progress_bar=False))[0]
+        embedding = encoder.encode([text], show_progress_bar=False)
+        # One tiny matrix product: OpenBLAS threads gain nothing here, and competing with
+        # torch's still-spinning OpenMP threads for 2 cores made 1 call in 10 take 60-120 ms.
+        with threadpool_limits(limits=1, user_api="blas"):
+            probs = classifier.predict_proba(embedding)[0]
         best = np.argsort(-probs)[:RANKING_LENGTH]
         return [(str(classifier.classes_[i]), float(probs[i])) for i in best]
 
