@@ -42,6 +42,7 @@ from bot.generation.config import GeneratorConfig
 from bot.generation.corpus import Example, chitchat_examples
 from bot.generation.generator import Reply, ReplyGenerator
 from bot.generation.model import adapted_for_inference, base_for_inference, load_tokenizer
+from bot.generation.precision import AUTO, PRECISIONS, resolve as resolve_precision
 from bot.generation.prompt import ASSISTANT, USER, DialogueContext, ProfileFacts, Turn
 from bot.generation.training import collate, corpus_adapter, corpus_training_examples, encode_example
 from bot.paths import PROJECT_ROOT
@@ -61,7 +62,7 @@ def perplexity(model, tokenizer, examples: List[Example], config: GeneratorConfi
         for start in tqdm(range(0, len(examples), batch), desc="perplexity", unit="batch"):
             encoded = [encode_example(tokenizer, e, config) for e in examples[start : start + batch]]
             inputs = collate(encoded, tokenizer.pad_token_id)
-            logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits
+            logits = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"]).logits.float()
             labels = inputs["labels"][:, 1:]
             loss = torch.nn.functional.cross_entropy(
                 logits[:, :-1].reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100, reduction="sum"
@@ -184,11 +185,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="optimisation steps of the corpus adapter (default: the policy's); its examples stay the same",
     )
     parser.add_argument("--threads", type=int, default=2, help="CPU threads (the target machine has 2 cores)")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default=AUTO,
+        help="serving precision of both language models (default: the policy's, auto)",
+    )
     parser.add_argument("--rasa-model", type=Path, default=None, help="trained model whose NLU reads emotions")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
 
-    overrides = {"num_threads": args.threads, "time_budget_s": 60.0}  # measure, do not cut
+    overrides = {"num_threads": args.threads, "time_budget_s": 60.0,  # measure, do not cut
+                 "inference_precision": args.precision}
     if args.corpus_steps is not None:
         overrides.update(corpus_steps=args.corpus_steps)
     config = GeneratorConfig(**overrides)
@@ -218,6 +224,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         read_emotions, "retrieval")}
     results["run"] = {"lora_adapter": "rasa model" if served else "corpus adapter",
                       "rasa_model": rasa_model.name if rasa_model else None, "threads": args.threads,
+                      "precision": resolve_precision(config.inference_precision),
                       "load_average_1m": os.getloadavg()[0], "corpus_steps": config.corpus_steps,
                       "skill_examples": config.skill_examples,
                       "chitchat": args.chitchat, "perplexity_replies": args.perplexity}

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Dict, List, Optional
 
+from bot.generation.precision import PRECISIONS
+
 
 @dataclass
 class GeneratorConfig:
@@ -37,6 +39,12 @@ class GeneratorConfig:
     seed: int = field(default=42, metadata={"help": "Seed for sampling, LoRA initialisation and shuffling."})
     num_threads: int = field(
         default=2, metadata={"help": "torch CPU threads for generation (0 keeps torch's default)."}
+    )
+    inference_precision: str = field(
+        default="auto",
+        metadata={"help": "Weights when serving: 'float32', 'bfloat16-int8' (int8 decoder weights, "
+                          "bfloat16 activations; about 2.5x faster where the CPU has native bfloat16) "
+                          "or 'auto' (bfloat16-int8 on such CPUs, float32 elsewhere). Training is float32."},
     )
     # --- guard rails ---
     time_budget_s: float = field(
@@ -91,6 +99,7 @@ class GeneratorConfig:
         _require(lambda: 0 < self.top_p <= 1, "top_p", "a float in (0, 1]")
         _require(lambda: self.repetition_penalty >= 1, "repetition_penalty", "a float >= 1")
         _require(lambda: self.num_threads >= 0, "num_threads", "an integer >= 0")
+        _require(lambda: self.inference_precision in PRECISIONS, "inference_precision", " or ".join(PRECISIONS))
         _require(lambda: self.time_budget_s > 0, "time_budget_s", "a float > 0 (seconds)")
         _require(lambda: self.max_reply_chars >= 10, "max_reply_chars", "an integer >= 10")
         _require(lambda: bool(self.fallback_response), "fallback_response", "a domain response name")

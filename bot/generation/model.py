@@ -17,6 +17,7 @@ from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerFast
 
 from bot.assets import resolve_model_path
+from bot.generation import precision
 from bot.generation.config import GeneratorConfig
 
 
@@ -75,22 +76,23 @@ def load_adapter(directory: Path, base_model: str, trainable: bool = False) -> P
     return PeftModel.from_pretrained(load_base_model(base_model), str(directory), is_trainable=trainable)
 
 
-def for_inference(model: PreTrainedModel, num_threads: int) -> PreTrainedModel:
-    """Fold adapters into the weights (no per-token LoRA cost) and set CPU threads."""
-    if num_threads:
-        torch.set_num_threads(num_threads)
+def for_inference(model: PreTrainedModel, config: GeneratorConfig) -> PreTrainedModel:
+    """Fold adapters into the weights (no per-token LoRA cost), convert to the serving
+    precision and set CPU threads."""
+    if config.num_threads:
+        torch.set_num_threads(config.num_threads)
     if isinstance(model, PeftModel):
         model = model.merge_and_unload()
-    return model.eval()
+    return precision.convert(model, config.inference_precision).eval()
 
 
 def base_for_inference(config: GeneratorConfig) -> PreTrainedModel:
     """The base model without adapters, ready to generate (the benchmark's baseline)."""
-    return for_inference(load_base_model(config.base_model), config.num_threads)
+    return for_inference(load_base_model(config.base_model), config)
 
 
 def adapted_for_inference(directory: Optional[Path], config: GeneratorConfig) -> PreTrainedModel:
     """The base model with the adapter in ``directory`` merged in (or none if ``None``)."""
     if directory is None:
         return base_for_inference(config)
-    return for_inference(load_adapter(directory, config.base_model), config.num_threads)
+    return for_inference(load_adapter(directory, config.base_model), config)
