@@ -101,6 +101,25 @@ def test_only_adapters_and_heads_are_persisted(trained):
     assert not any(p.name in ("model.safetensors", "pytorch_model.bin") for p in files)
 
 
+def test_prototype_confidence_is_low_for_messages_unlike_any_intent(tmp_path):
+    """``intent_confidence: prototype``: the ranking sums to the message's similarity to
+    the nearest intent prototype, which is high for a greeting and low for biology,
+    and the prototypes are persisted with the heads."""
+    settings = {**TINY, "intent_confidence": "prototype"}
+    component = _component(tmp_path, settings)
+    component.train(_training_data())
+    loaded = _component(tmp_path, settings, load=True)
+    in_scope = _parse(loaded, "hello there friend").get("intent_ranking")
+    unrelated = _parse(loaded, "the mitochondria is the powerhouse of the cell").get("intent_ranking")
+    assert in_scope[0]["name"] == "greet"
+    similarity = {name: sum(r["confidence"] for r in ranking) for name, ranking in
+                  [("in_scope", in_scope), ("unrelated", unrelated)]}
+    assert 0 < similarity["unrelated"] < similarity["in_scope"] <= 1 + 1e-6
+    assert in_scope[0]["confidence"] == pytest.approx(
+        _parse(component, "hello there friend").get("intent")["confidence"], abs=1e-5
+    )
+
+
 @pytest.mark.parametrize(
     "text",
     ["", "   ", "x" * 10_000, "😀😀😀🎉", "Привет, как дела? 你好 مرحبا hello", "\u200b\n\t", "<script>alert(1)</script>"],
@@ -114,7 +133,8 @@ def test_bad_input_gives_a_prediction_not_a_crash(trained, text):
 
 @pytest.mark.parametrize(
     "bad",
-    [{"epochs": 0}, {"learning_rate": -1}, {"lora_rank": "eight"}, {"max_length": 100_000}, {"noise_augmentation": 2}],
+    [{"epochs": 0}, {"learning_rate": -1}, {"lora_rank": "eight"}, {"max_length": 100_000}, {"noise_augmentation": 2},
+     {"intent_confidence": "energy"}],
 )
 def test_invalid_config_is_a_clear_error(tmp_path, bad):
     with pytest.raises(InvalidConfigException, match=next(iter(bad))):

@@ -41,6 +41,9 @@ def fit(examples: Sequence[Example], config: ClassifierConfig) -> IntentEmotionM
         noise_augmentation=config.noise_augmentation,
         desc="Fine-tuning intents and emotions",
     )
+    if config.intent_confidence == "prototype":
+        labelled = [e for e in examples if e.intent is not None]
+        model.fit_prototypes([e.text for e in labelled], [e.intent for e in labelled])
     return model
 
 

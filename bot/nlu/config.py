@@ -30,6 +30,11 @@ class ClassifierConfig:
         metadata={"help": "Share of training examples added again with realistic typos (1.0: each one, "
                           "freshly corrupted every epoch); keeps intent accuracy on typed chat text."},
     )
+    intent_confidence: str = field(
+        default="softmax",
+        metadata={"help": "'softmax', or 'prototype': the softmax times the cosine similarity to the nearest "
+                          "intent prototype (mean training embedding), so out-of-scope messages get low confidence."},
+    )
     emotion_corpus: Optional[str] = field(
         default="goemotions-ekman",
         metadata={"help": "External emotion corpus (name or folder with train.tsv); null for none."},
@@ -55,6 +60,7 @@ class ClassifierConfig:
         _require(lambda: bool(self.lora_targets), "lora_targets", "a non-empty list of layer names")
         _require(lambda: self.emotion_loss_weight >= 0, "emotion_loss_weight", "a float >= 0")
         _require(lambda: 0 <= self.noise_augmentation <= 1, "noise_augmentation", "a float in [0, 1]")
+        _require(lambda: self.intent_confidence in ("softmax", "prototype"), "intent_confidence", "'softmax' or 'prototype'")
         _require(lambda: self.emotion_corpus_max_examples >= 0, "emotion_corpus_max_examples", "an integer >= 0")
         _require(lambda: self.emotion_corpus_epochs >= 1, "emotion_corpus_epochs", "an integer >= 1")
         _require(lambda: self.emotion_replay >= 0, "emotion_replay", "a float >= 0")

@@ -76,6 +76,9 @@ class IntentEmotionModel(nn.Module):
         self.dropout = nn.Dropout(0.1)
         self.intent_head = nn.Linear(hidden, max(len(self.intents), 1))
         self.emotion_head = nn.Linear(hidden, len(self.emotions))
+        # Unit-length mean embedding of each intent's training examples, once trained
+        # (see ``fit_prototypes``); None until then.
+        self.intent_prototypes: Optional[torch.Tensor] = None
 
     @classmethod
     def create(
@@ -94,12 +97,25 @@ class IntentEmotionModel(nn.Module):
             raise ValueError(f"Invalid value for 'lora_targets': {error}") from None
         return cls(encoder, intents, emotions, config)
 
+    def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        """The mean-pooled sentence embedding both heads read."""
+        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return mean_pool(hidden, attention_mask)
+
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor]:
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        pooled = self.dropout(mean_pool(hidden, attention_mask))
+        pooled = self.dropout(self.embed(input_ids, attention_mask))
         return self.intent_head(pooled), self.emotion_head(pooled)
+
+    @torch.inference_mode()
+    def fit_prototypes(self, texts: Sequence[str], intents: Sequence[str], batch_size: int = 64) -> None:
+        """Store each intent's prototype: the normalised mean embedding of its examples."""
+        self.eval()
+        embeddings = torch.cat([self._unit_embeddings(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)])
+        labels = torch.tensor([self.intents.index(intent) for intent in intents])
+        sums = torch.zeros(len(self.intents), embeddings.shape[1]).index_add_(0, labels, embeddings)
+        self.intent_prototypes = nn.functional.normalize(sums, dim=-1)
 
     def save_pretrained(self, directory: Path) -> None:
         directory = Path(directory)
@@ -107,6 +123,8 @@ class IntentEmotionModel(nn.Module):
         self.encoder.save_pretrained(directory / ADAPTER_DIR)
         heads = {f"intent.{k}": v for k, v in self.intent_head.state_dict().items()}
         heads.update({f"emotion.{k}": v for k, v in self.emotion_head.state_dict().items()})
+        if self.intent_prototypes is not None:
+            heads["intent.prototypes"] = self.intent_prototypes
         save_file({k: v.contiguous() for k, v in heads.items()}, directory / HEADS_FILE)
         meta = {"intents": self.intents, "emotions": self.emotions, "config": self.config.to_dict()}
         (directory / META_FILE).write_text(json.dumps(meta, indent=2))
@@ -133,6 +151,7 @@ class IntentEmotionModel(nn.Module):
         heads = load_file(directory / HEADS_FILE)
         model.emotion_head.load_state_dict(_prefixed(heads, "emotion."))
         if len(model.intents) == heads["intent.weight"].shape[0]:
+            model.intent_prototypes = heads.pop("intent.prototypes", None)
             model.intent_head.load_state_dict(_prefixed(heads, "intent."))
         return model
 
@@ -144,20 +163,34 @@ class IntentEmotionModel(nn.Module):
 
     @torch.inference_mode()
     def predict(self, texts: List[str], batch_size: int = 64) -> Tuple[torch.Tensor, torch.Tensor]:
-        """Intent probabilities (softmax) and emotion probabilities (sigmoid) per text, on CPU."""
+        """Intent confidences and emotion probabilities (sigmoid) per text, on CPU.
+
+        Intent confidences are the softmax, or with ``intent_confidence: prototype`` the
+        softmax times the message's cosine similarity to the nearest intent prototype:
+        the softmax only says which intent fits best, the similarity says whether any fits
+        (nearest-neighbour out-of-distribution scoring, Sun et al., 2022).
+        """
         self.eval()
-        device = next(self.parameters()).device
-        tokenizer = load_tokenizer(self.config.base_model)
         intents, emotions = [], []
         for start in range(0, len(texts), batch_size):
-            batch = tokenizer(
-                texts[start : start + batch_size], padding=True, truncation=True,
-                max_length=self.config.max_length, return_tensors="pt",
-            ).to(device)
-            intent_logits, emotion_logits = self(batch["input_ids"], batch["attention_mask"])
-            intents.append(intent_logits.softmax(-1).cpu())
-            emotions.append(emotion_logits.sigmoid().cpu())
+            batch = self._tokenize(texts[start : start + batch_size])
+            pooled = self.embed(batch["input_ids"], batch["attention_mask"])
+            probabilities = self.intent_head(pooled).softmax(-1)
+            if self.config.intent_confidence == "prototype" and self.intent_prototypes is not None:
+                similarity = nn.functional.normalize(pooled, dim=-1) @ self.intent_prototypes.to(pooled.device).T
+                probabilities = probabilities * similarity.max(-1, keepdim=True).values.clamp(0.0, 1.0)
+            intents.append(probabilities.cpu())
+            emotions.append(self.emotion_head(pooled).sigmoid().cpu())
         return torch.cat(intents), torch.cat(emotions)
+
+    def _tokenize(self, texts: Sequence[str]) -> Dict[str, torch.Tensor]:
+        return load_tokenizer(self.config.base_model)(
+            list(texts), padding=True, truncation=True, max_length=self.config.max_length, return_tensors="pt",
+        ).to(next(self.parameters()).device)
+
+    def _unit_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
+        batch = self._tokenize(texts)
+        return nn.functional.normalize(self.embed(batch["input_ids"], batch["attention_mask"]), dim=-1).cpu()
 
 
 def _prefixed(tensors: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:
