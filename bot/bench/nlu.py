@@ -42,6 +42,8 @@ SCENARIOS = tuple(OUR_SETTINGS)
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parse_args(argv)
+    for scenario in OUR_SETTINGS:  # an experiment with our component's settings
+        OUR_SETTINGS[scenario] = {**OUR_SETTINGS[scenario], **args.set}
     run_dir = Path(args.out or PROJECT_ROOT / "benchmarks" / "runs" / f"nlu-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir.mkdir(parents=True, exist_ok=True)
     splits = clinc.load_clinc(args.subset)
@@ -64,7 +66,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     if not args.skip_emotion:
         results["emotion"] = {"ours": _emotion_once(run_dir, args.subset, args.resume)}
     _report(results, details, run_dir)
-    if args.subset is None and set(args.sides) == set(SIDES) and set(args.scenarios) == set(SCENARIOS):
+    full_run = args.subset is None and set(args.sides) == set(SIDES) and set(args.scenarios) == set(SCENARIOS)
+    if full_run and not args.set:  # nlu.json describes the defaults
         RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {RESULTS_JSON}")
     return 0
@@ -84,7 +87,20 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
         "--remeasure-latency", action="store_true",
         help="with --resume: time every finished side again now (e.g. once the machine is quiet)",
     )
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--set", nargs="+", default=[], metavar="KEY=VALUE",
+        help="override a setting of our component (YAML value), e.g. intent_confidence=prototype",
+    )
+    args = parser.parse_args(argv)
+    args.set = dict(_setting(item, parser) for item in args.set)
+    return args
+
+
+def _setting(item: str, parser: argparse.ArgumentParser) -> tuple:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        parser.error(f"--set expects KEY=VALUE, got '{item}'")
+    return key, yaml.safe_load(value)
 
 
 def _run_side(
