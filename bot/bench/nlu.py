@@ -42,8 +42,6 @@ SCENARIOS = tuple(OUR_SETTINGS)
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = _parse_args(argv)
-    for scenario in OUR_SETTINGS:  # an experiment with our component's settings
-        OUR_SETTINGS[scenario] = {**OUR_SETTINGS[scenario], **args.set}
     run_dir = Path(args.out or PROJECT_ROOT / "benchmarks" / "runs" / f"nlu-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir.mkdir(parents=True, exist_ok=True)
     splits = clinc.load_clinc(args.subset)
@@ -59,7 +57,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         for side in args.sides:
             print(f"== {scenario}: {side} ({len(train_rows)} training examples)", flush=True)
             workdir = run_dir / scenario / side
-            raw = _run_side(side, scenario, train_rows, evals, workdir, args.resume, args.remeasure_latency)
+            raw = _run_side(side, scenario, train_rows, evals, workdir, args)
             results.setdefault(scenario, {})[side], details[(scenario, side)] = _score(raw, evals)
     if "clinc150_full" in args.scenarios:
         results["clinc150_noisy"] = _noisy_scores(details, args.sides)
@@ -103,9 +101,7 @@ def _setting(item: str, parser: argparse.ArgumentParser) -> tuple:
     return key, yaml.safe_load(value)
 
 
-def _run_side(
-    side: str, scenario: str, train_rows, evals, workdir: Path, resume: bool, remeasure_latency: bool
-) -> Dict:
+def _run_side(side: str, scenario: str, train_rows, evals, workdir: Path, args: argparse.Namespace) -> Dict:
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "eval.json").write_text(json.dumps(evals))
     if side == "frozen":
@@ -113,19 +109,20 @@ def _run_side(
     else:
         messages = [Message.build(text, intent) for text, intent in train_rows]
         (workdir / "train.yml").write_text(TrainingData(messages).nlu_as_yaml())
-        (workdir / "config.yml").write_text(yaml.safe_dump(_rasa_config(side, scenario), sort_keys=False))
+        (workdir / "config.yml").write_text(yaml.safe_dump(_rasa_config(side, scenario, args.set), sort_keys=False))
     kind = "frozen" if side == "frozen" else "rasa"
     command = [sys.executable, "-m", "bot.bench.nlu_side", kind, str(workdir)]
-    if resume and (workdir / "result.json").exists():
+    if args.resume and (workdir / "result.json").exists():
         print(f"   reusing {workdir / 'result.json'}", flush=True)
-        if remeasure_latency:
+        if args.remeasure_latency:
             subprocess.run(command + ["--latency-only"], check=True)
         return json.loads((workdir / "result.json").read_text())
     subprocess.run(command, check=True)
     return json.loads((workdir / "result.json").read_text())
 
 
-def _rasa_config(side: str, scenario: str) -> Dict:
+def _rasa_config(side: str, scenario: str, overrides: Dict) -> Dict:
+    """The Rasa config of a side; ``overrides`` (from ``--set``) apply to ours only."""
     if side == "default":
         import rasa.engine.recipes
 
@@ -133,7 +130,7 @@ def _rasa_config(side: str, scenario: str) -> Dict:
         config = yaml.safe_load(default.read_text())
         config.pop("policies", None)
         return config
-    pipeline = [{"name": OUR_COMPONENT, **OUR_SETTINGS[scenario]}]
+    pipeline = [{"name": OUR_COMPONENT, **OUR_SETTINGS[scenario], **overrides}]
     return {"recipe": "default.v1", "assistant_id": "nlu-benchmark", "language": "en", "pipeline": pipeline}
 
 
