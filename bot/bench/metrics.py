@@ -16,16 +16,15 @@ def with_threshold(predictions: Predictions, threshold: float) -> List[str]:
 
 
 def calibrate_threshold(gold: Sequence[str], predictions: Predictions) -> float:
-    """The threshold that maximises the mean of in-scope accuracy and OOS recall on ``gold``.
+    """The threshold that maximises macro-F1 over every label (out_of_scope included) on ``gold``.
 
-    Both matter to a user (answering the right intent, and saying "I can't help with
-    that"), so neither is allowed to win alone; calibrated on the validation split.
+    Calibrated on the validation split for the metric the benchmark reports. (An earlier
+    rule, the mean of in-scope accuracy and OOS recall, gave CLINC's 100 validation OOS
+    messages the weight of its 3,000 in-scope ones and so bought OOS recall with a large
+    share of correct answers.)
     """
     candidates = np.linspace(0.0, 1.0, 201)
-    scores = []
-    for t in candidates:
-        m = intent_metrics(gold, with_threshold(predictions, t))
-        scores.append((m["accuracy"] + m["oos_recall"]) / 2)
+    scores = [intent_metrics(gold, with_threshold(predictions, t))["macro_f1"] for t in candidates]
     return float(candidates[int(np.argmax(scores))])
 
 

@@ -1,12 +1,12 @@
 """NLU benchmark: our LoRA pipeline vs Rasa's default pipeline vs a frozen-encoder baseline.
 
-    python -m bot.bench nlu              # the full run (about an hour on 2 cores)
+    python -m bot.bench nlu              # the full run (about three hours on 2 cores)
     python -m bot.bench nlu --subset 10  # 10 intents + out_of_scope, a few minutes
 
 Every side trains and predicts in its own process (``bot.bench.nlu_side``), on the same
 CLINC150 splits: full data, 10 examples per intent, and the test split with typos.
 Out-of-scope is the intent ``out_of_scope`` everywhere; each side's confidence threshold
-is calibrated on the validation split. Emotion is measured on GoEmotions (Ekman).
+is calibrated on the validation split (for macro-F1). Emotion is measured on GoEmotions (Ekman).
 Writes a markdown table and PNG plots to the run folder and, for a full run,
 ``benchmarks/results/nlu.json``.
 """

@@ -31,9 +31,9 @@ class ClassifierConfig:
                           "freshly corrupted every epoch); keeps intent accuracy on typed chat text."},
     )
     intent_confidence: str = field(
-        default="softmax",
-        metadata={"help": "'softmax', or 'prototype': the softmax times the cosine similarity to the nearest "
-                          "intent prototype (mean training embedding), so out-of-scope messages get low confidence."},
+        default="prototype",
+        metadata={"help": "'prototype': the softmax times the cosine similarity to the nearest intent prototype "
+                          "(mean training embedding), so out-of-scope messages get low confidence; or 'softmax'."},
     )
     emotion_corpus: Optional[str] = field(
         default="goemotions-ekman",
