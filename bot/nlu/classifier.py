@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
 from bot.nlu import EMOTIONS
-from bot.nlu.config import ClassifierConfig
+from bot.nlu.config import PROTOTYPE, ClassifierConfig
 from bot.nlu.emotion_corpus import corpus_sample, pretrained_emotion_model
 from bot.nlu.model import IntentEmotionModel
 from bot.nlu.training import Example, seed_everything, train
@@ -41,7 +41,7 @@ def fit(examples: Sequence[Example], config: ClassifierConfig) -> IntentEmotionM
         noise_augmentation=config.noise_augmentation,
         desc="Fine-tuning intents and emotions",
     )
-    if config.intent_confidence == "prototype":
+    if config.intent_confidence == PROTOTYPE:
         labelled = [e for e in examples if e.intent is not None]
         model.fit_prototypes([e.text for e in labelled], [e.intent for e in labelled])
     return model

@@ -4,6 +4,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Callable, Dict, List, Optional
 
+# Ways to turn the intent head's output into Rasa's intent confidences.
+SOFTMAX = "softmax"
+PROTOTYPE = "prototype"
+INTENT_CONFIDENCES = (PROTOTYPE, SOFTMAX)
+
 
 @dataclass
 class ClassifierConfig:
@@ -31,7 +36,7 @@ class ClassifierConfig:
                           "freshly corrupted every epoch); keeps intent accuracy on typed chat text."},
     )
     intent_confidence: str = field(
-        default="prototype",
+        default=PROTOTYPE,
         metadata={"help": "'prototype': the softmax times the cosine similarity to the nearest intent prototype "
                           "(mean training embedding), so out-of-scope messages get low confidence; or 'softmax'."},
     )
@@ -60,7 +65,7 @@ class ClassifierConfig:
         _require(lambda: bool(self.lora_targets), "lora_targets", "a non-empty list of layer names")
         _require(lambda: self.emotion_loss_weight >= 0, "emotion_loss_weight", "a float >= 0")
         _require(lambda: 0 <= self.noise_augmentation <= 1, "noise_augmentation", "a float in [0, 1]")
-        _require(lambda: self.intent_confidence in ("softmax", "prototype"), "intent_confidence", "'softmax' or 'prototype'")
+        _require(lambda: self.intent_confidence in INTENT_CONFIDENCES, "intent_confidence", " or ".join(map(repr, INTENT_CONFIDENCES)))
         _require(lambda: self.emotion_corpus_max_examples >= 0, "emotion_corpus_max_examples", "an integer >= 0")
         _require(lambda: self.emotion_corpus_epochs >= 1, "emotion_corpus_epochs", "an integer >= 1")
         _require(lambda: self.emotion_replay >= 0, "emotion_replay", "a float >= 0")

@@ -20,7 +20,7 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 from bot.assets import resolve_model_path
-from bot.nlu.config import ClassifierConfig
+from bot.nlu.config import PROTOTYPE, ClassifierConfig
 
 ADAPTER_DIR = "adapter"
 HEADS_FILE = "heads.safetensors"
@@ -176,7 +176,7 @@ class IntentEmotionModel(nn.Module):
             batch = self._tokenize(texts[start : start + batch_size])
             pooled = self.embed(batch["input_ids"], batch["attention_mask"])
             probabilities = self.intent_head(pooled).softmax(-1)
-            if self.config.intent_confidence == "prototype" and self.intent_prototypes is not None:
+            if self.config.intent_confidence == PROTOTYPE and self.intent_prototypes is not None:
                 similarity = nn.functional.normalize(pooled, dim=-1) @ self.intent_prototypes.to(pooled.device).T
                 probabilities = probabilities * similarity.max(-1, keepdim=True).values.clamp(0.0, 1.0)
             intents.append(probabilities.cpu())
