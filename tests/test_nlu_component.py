@@ -121,6 +121,18 @@ def test_prototype_confidence_is_low_for_messages_unlike_any_intent(tmp_path):
     )
 
 
+def test_typos_are_corrected_for_the_classifier_but_not_in_the_message(trained):
+    """``typo_correction`` (default): "goodbey" is classified as "goodbye" would be, by the
+    model loaded back from storage too, while the message keeps what the user typed."""
+    tmp_path, component = trained
+    loaded = _component(tmp_path, TINY, load=True)
+    for model in (component, loaded):
+        typo, right = _parse(model, "goodbey"), _parse(model, "goodbye")
+        assert typo.get("text") == "goodbey"
+        assert typo.get("intent")["name"] == right.get("intent")["name"] == "goodbye"
+        assert typo.get("intent")["confidence"] == pytest.approx(right.get("intent")["confidence"], abs=1e-5)
+
+
 @pytest.mark.parametrize(
     "text",
     ["", "   ", "x" * 10_000, "😀😀😀🎉", "Привет, как дела? 你好 مرحبا hello", "\u200b\n\t", "<script>alert(1)</script>"],
@@ -135,7 +147,7 @@ def test_bad_input_gives_a_prediction_not_a_crash(trained, text):
 @pytest.mark.parametrize(
     "bad",
     [{"epochs": 0}, {"learning_rate": -1}, {"lora_rank": "eight"}, {"max_length": 100_000}, {"noise_augmentation": 2},
-     {"intent_confidence": "energy"}],
+     {"intent_confidence": "energy"}, {"typo_correction": "yes"}],
 )
 def test_invalid_config_is_a_clear_error(tmp_path, bad):
     with pytest.raises(InvalidConfigException, match=next(iter(bad))):

@@ -9,6 +9,7 @@ from bot.nlu.config import PROTOTYPE, ClassifierConfig
 from bot.nlu.emotion_corpus import corpus_sample, pretrained_emotion_model
 from bot.nlu.model import IntentEmotionModel
 from bot.nlu.training import Example, seed_everything, train
+from bot.nlu.typos import TypoCorrector
 
 
 @dataclass(frozen=True)
@@ -41,9 +42,11 @@ def fit(examples: Sequence[Example], config: ClassifierConfig) -> IntentEmotionM
         noise_augmentation=config.noise_augmentation,
         desc="Fine-tuning intents and emotions",
     )
+    labelled = [e for e in examples if e.intent is not None]
     if config.intent_confidence == PROTOTYPE:
-        labelled = [e for e in examples if e.intent is not None]
         model.fit_prototypes([e.text for e in labelled], [e.intent for e in labelled])
+    if config.typo_correction:
+        model.typo_corrector = TypoCorrector.from_texts(e.text for e in labelled)
     return model
 
 

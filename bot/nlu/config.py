@@ -40,6 +40,11 @@ class ClassifierConfig:
         metadata={"help": "'prototype': the softmax times the cosine similarity to the nearest intent prototype "
                           "(mean training embedding), so out-of-scope messages get low confidence; or 'softmax'."},
     )
+    typo_correction: bool = field(
+        default=True,
+        metadata={"help": "Before classifying, replace words that are neither English nor in the training data "
+                          "by the nearest training-data word (1-2 edits); the message text itself is unchanged."},
+    )
     emotion_corpus: Optional[str] = field(
         default="goemotions-ekman",
         metadata={"help": "External emotion corpus (name or folder with train.tsv); null for none."},
@@ -66,6 +71,7 @@ class ClassifierConfig:
         _require(lambda: self.emotion_loss_weight >= 0, "emotion_loss_weight", "a float >= 0")
         _require(lambda: 0 <= self.noise_augmentation <= 1, "noise_augmentation", "a float in [0, 1]")
         _require(lambda: self.intent_confidence in INTENT_CONFIDENCES, "intent_confidence", " or ".join(map(repr, INTENT_CONFIDENCES)))
+        _require(lambda: isinstance(self.typo_correction, bool), "typo_correction", "true or false")
         _require(lambda: self.emotion_corpus_max_examples >= 0, "emotion_corpus_max_examples", "an integer >= 0")
         _require(lambda: self.emotion_corpus_epochs >= 1, "emotion_corpus_epochs", "an integer >= 1")
         _require(lambda: self.emotion_replay >= 0, "emotion_replay", "a float >= 0")

@@ -21,6 +21,7 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 from bot.assets import resolve_model_path
 from bot.nlu.config import PROTOTYPE, ClassifierConfig
+from bot.nlu.typos import TypoCorrector
 
 ADAPTER_DIR = "adapter"
 HEADS_FILE = "heads.safetensors"
@@ -79,6 +80,8 @@ class IntentEmotionModel(nn.Module):
         # Unit-length mean embedding of each intent's training examples, once trained
         # (see ``fit_prototypes``); None until then.
         self.intent_prototypes: Optional[torch.Tensor] = None
+        # Set by ``classifier.fit`` with ``typo_correction``; applied in ``predict``.
+        self.typo_corrector: Optional[TypoCorrector] = None
 
     @classmethod
     def create(
@@ -126,6 +129,8 @@ class IntentEmotionModel(nn.Module):
         if self.intent_prototypes is not None:
             heads["intent.prototypes"] = self.intent_prototypes
         save_file({k: v.contiguous() for k, v in heads.items()}, directory / HEADS_FILE)
+        if self.typo_corrector is not None:
+            self.typo_corrector.save(directory)
         meta = {"intents": self.intents, "emotions": self.emotions, "config": self.config.to_dict()}
         (directory / META_FILE).write_text(json.dumps(meta, indent=2))
 
@@ -153,6 +158,8 @@ class IntentEmotionModel(nn.Module):
         if len(model.intents) == heads["intent.weight"].shape[0]:
             model.intent_prototypes = heads.pop("intent.prototypes", None)
             model.intent_head.load_state_dict(_prefixed(heads, "intent."))
+        if config.typo_correction:
+            model.typo_corrector = TypoCorrector.load(directory)
         return model
 
     def with_intents(self, intents: Sequence[str]) -> "IntentEmotionModel":
@@ -168,9 +175,12 @@ class IntentEmotionModel(nn.Module):
         Intent confidences are the softmax, or with ``intent_confidence: prototype`` the
         softmax times the message's cosine similarity to the nearest intent prototype:
         the softmax only says which intent fits best, the similarity says whether any fits
-        (nearest-neighbour out-of-distribution scoring, Sun et al., 2022).
+        (nearest-neighbour out-of-distribution scoring, Sun et al., 2022). With a typo
+        corrector the texts are corrected first (``bot.nlu.typos``).
         """
         self.eval()
+        if self.typo_corrector is not None:
+            texts = [self.typo_corrector.correct(text) for text in texts]
         intents, emotions = [], []
         for start in range(0, len(texts), batch_size):
             batch = self._tokenize(texts[start : start + batch_size])
