@@ -190,6 +190,10 @@ def test_a_changed_emotion_corpus_changes_the_rasa_fingerprint(tmp_path):
     (corpus / "train.tsv").write_text("what a lovely day\t3\tid1\nso scared\t2\tid2\n")
     assert before is not None and LoraIntentEmotionClassifier.fingerprint_addon(config) != before
     assert LoraIntentEmotionClassifier.fingerprint_addon({**TINY, "emotion_corpus": None}) is None
+    # Settings that act after the pre-training keep its cache.
+    after = LoraIntentEmotionClassifier.fingerprint_addon(config)
+    for setting in [{"typo_correction": False}, {"intent_confidence": "softmax"}, {"epochs": 2}]:
+        assert LoraIntentEmotionClassifier.fingerprint_addon({**config, **setting}) == after
 
 
 def test_reference_model_packs_only_a_few_mb_for_the_component(trained_model):

@@ -24,6 +24,10 @@ from bot.paths import datasets_dir
 logger = logging.getLogger(__name__)
 
 COMPLETE_MARKER = ".complete"
+# Settings of the intent fine-tuning and of inference: changing them keeps the cache.
+SETTINGS_AFTER_PRETRAINING = (
+    "epochs", "noise_augmentation", "emotion_replay", "emotion_loss_weight", "intent_confidence", "typo_correction",
+)
 
 
 def corpus_dir(name: str) -> Path:
@@ -85,7 +89,7 @@ def pretraining_fingerprint(config: ClassifierConfig) -> Optional[str]:
     relevant = {
         key: value
         for key, value in config.to_dict().items()
-        if key not in ("epochs", "noise_augmentation", "emotion_replay", "emotion_loss_weight")
+        if key not in SETTINGS_AFTER_PRETRAINING
     }
     relevant["base_config"] = _sha256((base / "config.json").read_bytes())
     relevant["corpus"] = _sha256(corpus_file.read_bytes())
