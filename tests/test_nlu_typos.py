@@ -31,7 +31,7 @@ def test_save_and_load_round_trip(tmp_path):
     assert TypoCorrector.load(tmp_path / "elsewhere") is None
 
 
-def test_a_long_message_is_corrected_quickly():
+def test_every_word_of_a_long_message_is_corrected():
     corrector = TypoCorrector.from_texts(TRAINING)
     text = "balnce " * 2000
     assert corrector.correct(text) == "balance " * 2000

@@ -18,7 +18,7 @@ import json
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, Mapping, Optional
+from typing import FrozenSet, Iterable, Mapping, Optional
 
 from symspellpy import SymSpell, Verbosity
 
