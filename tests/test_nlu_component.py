@@ -1,11 +1,13 @@
 """The LoRA intent/emotion component through Rasa's own graph-component API."""
 from __future__ import annotations
 
+import json
 import tarfile
 from pathlib import Path
 from typing import Any, Dict
 
 import pytest
+import torch
 from rasa.engine.graph import ExecutionContext, GraphSchema
 from rasa.engine.storage.local_model_storage import LocalModelStorage
 from rasa.engine.storage.resource import Resource
@@ -121,6 +123,24 @@ def test_prototype_confidence_is_low_for_messages_unlike_any_intent(tmp_path):
     )
 
 
+def test_a_linear_head_and_a_model_saved_before_the_cosine_head_still_load(tmp_path):
+    """``intent_head: linear`` trains and round-trips; a model persisted before the
+    setting existed (no ``intent_head`` in its saved config) is read as the linear head
+    it has."""
+    settings = {**TINY, "intent_head": "linear"}
+    component = _component(tmp_path, settings)
+    component.train(_training_data())
+    [meta_file] = (tmp_path / "storage").rglob("classifier.json")
+    meta = json.loads(meta_file.read_text())
+    del meta["config"]["intent_head"]
+    meta_file.write_text(json.dumps(meta))
+    loaded = _component(tmp_path, settings, load=True)
+    assert isinstance(loaded.model.intent_head, torch.nn.Linear)
+    before, after = _parse(component, "hello there"), _parse(loaded, "hello there")
+    assert before.get("intent")["name"] == after.get("intent")["name"] == "greet"
+    assert before.get("intent")["confidence"] == pytest.approx(after.get("intent")["confidence"], abs=1e-5)
+
+
 def test_typos_are_corrected_for_the_classifier_but_not_in_the_message(trained):
     """``typo_correction`` (default): "goodbey" is classified as "goodbye" would be, by the
     model loaded back from storage too, while the message keeps what the user typed."""
@@ -147,7 +167,8 @@ def test_bad_input_gives_a_prediction_not_a_crash(trained, text):
 @pytest.mark.parametrize(
     "bad",
     [{"epochs": 0}, {"learning_rate": -1}, {"lora_rank": "eight"}, {"max_length": 100_000}, {"noise_augmentation": 2},
-     {"intent_confidence": "energy"}, {"typo_correction": "yes"}],
+     {"intent_confidence": "energy"}, {"typo_correction": "yes"}, {"intent_head": "quadratic"},
+     {"cosine_margin": 1.5}, {"cosine_scale": 0}],
 )
 def test_invalid_config_is_a_clear_error(tmp_path, bad):
     with pytest.raises(InvalidConfigException, match=next(iter(bad))):

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
 from bot.nlu import EMOTIONS
-from bot.nlu.config import PROTOTYPE, ClassifierConfig
+from bot.nlu.config import COSINE, PROTOTYPE, ClassifierConfig
 from bot.nlu.emotion_corpus import corpus_sample, pretrained_emotion_model
 from bot.nlu.model import IntentEmotionModel
 from bot.nlu.training import Example, seed_everything, train
@@ -33,6 +33,9 @@ def fit(examples: Sequence[Example], config: ClassifierConfig) -> IntentEmotionM
     else:
         model = pretrained.with_intents(intents)
         replay = corpus_sample(config)
+    labelled = [e for e in examples if e.intent is not None]
+    if config.intent_head == COSINE:
+        model.imprint_intent_head([e.text for e in labelled], [e.intent for e in labelled])
     train(
         model,
         examples,
@@ -42,7 +45,6 @@ def fit(examples: Sequence[Example], config: ClassifierConfig) -> IntentEmotionM
         noise_augmentation=config.noise_augmentation,
         desc="Fine-tuning intents and emotions",
     )
-    labelled = [e for e in examples if e.intent is not None]
     if config.intent_confidence == PROTOTYPE:
         model.fit_prototypes([e.text for e in labelled], [e.intent for e in labelled])
     if config.typo_correction:

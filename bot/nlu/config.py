@@ -8,6 +8,10 @@ from typing import Any, Callable, Dict, List, Optional
 SOFTMAX = "softmax"
 PROTOTYPE = "prototype"
 INTENT_CONFIDENCES = (PROTOTYPE, SOFTMAX)
+# Kinds of intent head.
+COSINE = "cosine"
+LINEAR = "linear"
+INTENT_HEADS = (COSINE, LINEAR)
 
 
 @dataclass
@@ -34,6 +38,16 @@ class ClassifierConfig:
         default=1.0,
         metadata={"help": "Share of training examples added again with realistic typos (1.0: each one, "
                           "freshly corrupted every epoch); keeps intent accuracy on typed chat text."},
+    )
+    intent_head: str = field(
+        default=COSINE,
+        metadata={"help": "'cosine': scaled cosine similarity to one learned direction per intent, trained with "
+                          "a margin (large margin cosine loss) and started from the intents' mean embeddings; "
+                          "or 'linear': a plain linear layer."},
+    )
+    cosine_scale: float = field(default=30.0, metadata={"help": "Cosine head: logits are scale x cosine."})
+    cosine_margin: float = field(
+        default=0.35, metadata={"help": "Cosine head: how much closer than any other intent the true one must be."}
     )
     intent_confidence: str = field(
         default=PROTOTYPE,
@@ -70,6 +84,9 @@ class ClassifierConfig:
         _require(lambda: bool(self.lora_targets), "lora_targets", "a non-empty list of layer names")
         _require(lambda: self.emotion_loss_weight >= 0, "emotion_loss_weight", "a float >= 0")
         _require(lambda: 0 <= self.noise_augmentation <= 1, "noise_augmentation", "a float in [0, 1]")
+        _require(lambda: self.intent_head in INTENT_HEADS, "intent_head", " or ".join(map(repr, INTENT_HEADS)))
+        _require(lambda: self.cosine_scale > 0, "cosine_scale", "a float > 0")
+        _require(lambda: 0 <= self.cosine_margin < 1, "cosine_margin", "a float in [0, 1)")
         _require(lambda: self.intent_confidence in INTENT_CONFIDENCES, "intent_confidence", " or ".join(map(repr, INTENT_CONFIDENCES)))
         _require(lambda: isinstance(self.typo_correction, bool), "typo_correction", "true or false")
         _require(lambda: self.emotion_corpus_max_examples >= 0, "emotion_corpus_max_examples", "an integer >= 0")

@@ -20,7 +20,7 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
 from bot.assets import resolve_model_path
-from bot.nlu.config import PROTOTYPE, ClassifierConfig
+from bot.nlu.config import COSINE, LINEAR, PROTOTYPE, ClassifierConfig
 from bot.nlu.typos import TypoCorrector
 
 ADAPTER_DIR = "adapter"
@@ -58,8 +58,32 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
 
 
+class CosineHead(nn.Module):
+    """Logits are ``scale`` times the cosine between the embedding and one direction per class.
+
+    Trained with a margin (``margin_loss``) every intent's messages gather tightly around
+    its direction, which suits few examples and leaves messages unlike every intent with a
+    low cosine (large margin cosine loss for unknown intent detection, Lin & Xu, ACL 2019).
+    """
+
+    def __init__(self, hidden: int, classes: int, scale: float) -> None:
+        super().__init__()
+        self.scale = scale
+        self.weight = nn.Parameter(torch.randn(classes, hidden) * 0.02)
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        cosine = nn.functional.normalize(pooled, dim=-1) @ nn.functional.normalize(self.weight, dim=-1).T
+        return self.scale * cosine
+
+
+def margin_loss(logits: torch.Tensor, targets: torch.Tensor, scale: float, margin: float) -> torch.Tensor:
+    """Cross-entropy after lowering the true class's cosine by ``margin`` (CosFace)."""
+    penalty = scale * margin * nn.functional.one_hot(targets, logits.shape[-1]).to(logits.dtype)
+    return nn.functional.cross_entropy(logits - penalty, targets)
+
+
 class IntentEmotionModel(nn.Module):
-    """Shared LoRA-adapted encoder, mean pooling, one linear head per task."""
+    """Shared LoRA-adapted encoder, mean pooling, one head per task."""
 
     def __init__(
         self,
@@ -75,7 +99,11 @@ class IntentEmotionModel(nn.Module):
         self.config = config
         hidden = encoder.config.hidden_size
         self.dropout = nn.Dropout(0.1)
-        self.intent_head = nn.Linear(hidden, max(len(self.intents), 1))
+        classes = max(len(self.intents), 1)
+        if config.intent_head == COSINE:
+            self.intent_head: nn.Module = CosineHead(hidden, classes, config.cosine_scale)
+        else:
+            self.intent_head = nn.Linear(hidden, classes)
         self.emotion_head = nn.Linear(hidden, len(self.emotions))
         # Unit-length mean embedding of each intent's training examples, once trained
         # (see ``fit_prototypes``); None until then.
@@ -111,14 +139,25 @@ class IntentEmotionModel(nn.Module):
         pooled = self.dropout(self.embed(input_ids, attention_mask))
         return self.intent_head(pooled), self.emotion_head(pooled)
 
-    @torch.inference_mode()
-    def fit_prototypes(self, texts: Sequence[str], intents: Sequence[str], batch_size: int = 64) -> None:
+    def fit_prototypes(self, texts: Sequence[str], intents: Sequence[str]) -> None:
         """Store each intent's prototype: the normalised mean embedding of its examples."""
+        self.intent_prototypes = self._mean_embeddings(texts, intents)
+
+    def imprint_intent_head(self, texts: Sequence[str], intents: Sequence[str]) -> None:
+        """Start a cosine head at the intents' mean embeddings rather than at random:
+        with a handful of examples per intent the encoder's own geometry is the best
+        first guess (weight imprinting, Qi et al., 2018)."""
+        with torch.no_grad():
+            self.intent_head.weight.copy_(self._mean_embeddings(texts, intents))
+
+    @torch.inference_mode()
+    def _mean_embeddings(self, texts: Sequence[str], intents: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """Per intent, the normalised mean of its examples' unit embeddings."""
         self.eval()
         embeddings = torch.cat([self._unit_embeddings(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)])
         labels = torch.tensor([self.intents.index(intent) for intent in intents])
         sums = torch.zeros(len(self.intents), embeddings.shape[1]).index_add_(0, labels, embeddings)
-        self.intent_prototypes = nn.functional.normalize(sums, dim=-1)
+        return nn.functional.normalize(sums, dim=-1)
 
     def save_pretrained(self, directory: Path) -> None:
         directory = Path(directory)
@@ -144,7 +183,8 @@ class IntentEmotionModel(nn.Module):
         """
         directory = Path(directory)
         meta = json.loads((directory / META_FILE).read_text())
-        config = config or ClassifierConfig.from_dict(meta["config"])
+        # Models saved before ``intent_head`` existed have a linear head.
+        config = config or ClassifierConfig.from_dict({"intent_head": LINEAR, **meta["config"]})
         encoder = PeftModel.from_pretrained(
             load_base_encoder(config.base_model), directory / ADAPTER_DIR, is_trainable=trainable
         )
