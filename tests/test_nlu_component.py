@@ -123,10 +123,22 @@ def test_prototype_confidence_is_low_for_messages_unlike_any_intent(tmp_path):
     )
 
 
-def test_a_linear_head_and_a_model_saved_before_the_cosine_head_still_load(tmp_path):
-    """``intent_head: linear`` trains and round-trips; a model persisted before the
-    setting existed (no ``intent_head`` in its saved config) is read as the linear head
-    it has."""
+def test_cosine_head_trains_and_round_trips(tmp_path):
+    settings = {**TINY, "intent_head": "cosine"}
+    component = _component(tmp_path, settings)
+    component.train(_training_data())
+    loaded = _component(tmp_path, settings, load=True)
+    assert type(loaded.model.intent_head).__name__ == "CosineHead"
+    for text in ["hello there", "see you tomorrow"]:
+        before, after = _parse(component, text), _parse(loaded, text)
+        assert before.get("intent")["name"] == after.get("intent")["name"]
+        assert before.get("intent")["confidence"] == pytest.approx(after.get("intent")["confidence"], abs=1e-5)
+    assert _parse(loaded, "hello there").get("intent")["name"] == "greet"
+
+
+def test_a_model_saved_before_the_intent_head_setting_loads_as_linear(tmp_path):
+    """A model persisted before ``intent_head`` existed (no such key in its saved config)
+    is read as the linear head it has, whatever the current default."""
     settings = {**TINY, "intent_head": "linear"}
     component = _component(tmp_path, settings)
     component.train(_training_data())

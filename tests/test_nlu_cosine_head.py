@@ -35,7 +35,7 @@ def test_cosine_head_logits_are_scaled_cosines():
 
 
 def test_imprinted_head_classifies_its_own_examples_before_any_training():
-    config = ClassifierConfig(emotion_corpus=None)
+    config = ClassifierConfig(emotion_corpus=None, intent_head="cosine")
     model = IntentEmotionModel.create(sorted(EXAMPLES), EMOTIONS, config)
     texts = [t for texts in EXAMPLES.values() for t in texts]
     intents = [i for i, texts in EXAMPLES.items() for _ in texts]

@@ -40,10 +40,10 @@ class ClassifierConfig:
                           "freshly corrupted every epoch); keeps intent accuracy on typed chat text."},
     )
     intent_head: str = field(
-        default=COSINE,
-        metadata={"help": "'cosine': scaled cosine similarity to one learned direction per intent, trained with "
-                          "a margin (large margin cosine loss) and started from the intents' mean embeddings; "
-                          "or 'linear': a plain linear layer."},
+        default=LINEAR,
+        metadata={"help": "'linear': a plain linear layer; or 'cosine': scaled cosine similarity to one learned "
+                          "direction per intent, trained with a margin (large margin cosine loss) and started from "
+                          "the intents' mean embeddings (better with few examples per intent, see the README)."},
     )
     cosine_scale: float = field(default=30.0, metadata={"help": "Cosine head: logits are scale x cosine."})
     cosine_margin: float = field(
