@@ -33,9 +33,9 @@ def fit(examples: Sequence[Example], config: ClassifierConfig) -> IntentEmotionM
     else:
         model = pretrained.with_intents(intents)
         replay = corpus_sample(config)
-    labelled = [e for e in examples if e.intent is not None]
+    texts, labels = zip(*[(e.text, e.intent) for e in examples if e.intent is not None])
     if config.intent_head == COSINE:
-        model.imprint_intent_head([e.text for e in labelled], [e.intent for e in labelled])
+        model.imprint_intent_head(texts, labels)
     train(
         model,
         examples,
@@ -46,9 +46,9 @@ def fit(examples: Sequence[Example], config: ClassifierConfig) -> IntentEmotionM
         desc="Fine-tuning intents and emotions",
     )
     if config.intent_confidence == PROTOTYPE:
-        model.fit_prototypes([e.text for e in labelled], [e.intent for e in labelled])
+        model.fit_prototypes(texts, labels)
     if config.typo_correction:
-        model.typo_corrector = TypoCorrector.from_texts(e.text for e in labelled)
+        model.typo_corrector = TypoCorrector.from_texts(texts)
     return model
 
 

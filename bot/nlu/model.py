@@ -139,6 +139,12 @@ class IntentEmotionModel(nn.Module):
         pooled = self.dropout(self.embed(input_ids, attention_mask))
         return self.intent_head(pooled), self.emotion_head(pooled)
 
+    def intent_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Cross-entropy; a cosine head must also win by ``cosine_margin``."""
+        if isinstance(self.intent_head, CosineHead):
+            return margin_loss(logits, targets, self.intent_head.scale, self.config.cosine_margin)
+        return nn.functional.cross_entropy(logits, targets)
+
     def fit_prototypes(self, texts: Sequence[str], intents: Sequence[str]) -> None:
         """Store each intent's prototype: the normalised mean embedding of its examples."""
         self.intent_prototypes = self._mean_embeddings(texts, intents)

@@ -15,8 +15,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from bot.nlu.config import COSINE
-from bot.nlu.model import IntentEmotionModel, load_tokenizer, margin_loss
+from bot.nlu.model import IntentEmotionModel, load_tokenizer
 from bot.nlu.noise import corrupt
 
 IGNORE = -100
@@ -117,13 +116,6 @@ def emotion_pos_weight(examples: Sequence[Example], emotions: Sequence[str]) -> 
     return ((len(labelled) - positives) / positives.clamp(min=1)).clamp(1.0, MAX_POS_WEIGHT)
 
 
-def _intent_loss(model: IntentEmotionModel, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    config = model.config
-    if config.intent_head == COSINE:
-        return margin_loss(logits, targets, config.cosine_scale, config.cosine_margin)
-    return nn.functional.cross_entropy(logits, targets)
-
-
 def _step(
     model: IntentEmotionModel, batch: Sequence[Example], device: torch.device, pos_weight: Optional[torch.Tensor]
 ) -> torch.Tensor:
@@ -138,7 +130,7 @@ def _step(
     )
     known = intent_targets != IGNORE
     if known.any():
-        loss = loss + _intent_loss(model, intent_logits[known], intent_targets[known])
+        loss = loss + model.intent_loss(intent_logits[known], intent_targets[known])
     labelled = [i for i, e in enumerate(batch) if e.emotions]
     if labelled:
         targets = torch.zeros(len(labelled), len(model.emotions), device=device)
