@@ -49,6 +49,15 @@ class ClassifierConfig:
     cosine_margin: float = field(
         default=0.35, metadata={"help": "Cosine head: how much closer than any other intent the true one must be."}
     )
+    synthetic_outliers: float = field(
+        default=0.0,
+        metadata={"help": "Made-up out-of-scope examples per intent example in each batch: mixtures of two "
+                          "messages of different intents, trained as `outlier_intent` (or as no intent when the "
+                          "data has none). 0 turns it off."},
+    )
+    outlier_intent: str = field(
+        default="out_of_scope", metadata={"help": "The intent for messages the assistant does not handle."}
+    )
     intent_confidence: str = field(
         default=PROTOTYPE,
         metadata={"help": "'prototype': the softmax times the cosine similarity to the nearest intent prototype "
@@ -87,6 +96,7 @@ class ClassifierConfig:
         _require(lambda: self.intent_head in INTENT_HEADS, "intent_head", " or ".join(map(repr, INTENT_HEADS)))
         _require(lambda: self.cosine_scale > 0, "cosine_scale", "a float > 0")
         _require(lambda: 0 <= self.cosine_margin < 1, "cosine_margin", "a float in [0, 1)")
+        _require(lambda: self.synthetic_outliers >= 0, "synthetic_outliers", "a float >= 0")
         _require(lambda: self.intent_confidence in INTENT_CONFIDENCES, "intent_confidence", " or ".join(map(repr, INTENT_CONFIDENCES)))
         _require(lambda: isinstance(self.typo_correction, bool), "typo_correction", "true or false")
         _require(lambda: self.emotion_corpus_max_examples >= 0, "emotion_corpus_max_examples", "an integer >= 0")

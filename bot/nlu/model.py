@@ -27,6 +27,9 @@ ADAPTER_DIR = "adapter"
 HEADS_FILE = "heads.safetensors"
 META_FILE = "classifier.json"
 
+# Range of the first example's share in a synthetic outlier (see ``synthetic_outlier_loss``).
+MIXTURE_SHARES = (0.3, 0.7)
+
 _base_lock = threading.Lock()
 
 
@@ -135,15 +138,40 @@ class IntentEmotionModel(nn.Module):
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor]:
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The (dropped-out) sentence embedding, intent logits and emotion logits."""
         pooled = self.dropout(self.embed(input_ids, attention_mask))
-        return self.intent_head(pooled), self.emotion_head(pooled)
+        return pooled, self.intent_head(pooled), self.emotion_head(pooled)
 
     def intent_loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Cross-entropy; a cosine head must also win by ``cosine_margin``."""
         if isinstance(self.intent_head, CosineHead):
             return margin_loss(logits, targets, self.intent_head.scale, self.config.cosine_margin)
         return nn.functional.cross_entropy(logits, targets)
+
+    def synthetic_outlier_loss(self, pooled: torch.Tensor, targets: torch.Tensor, per_example: float) -> torch.Tensor:
+        """Loss on made-up out-of-scope messages: mixtures of two examples of different intents.
+
+        Real out-of-scope messages are few and cannot cover everything a user may say;
+        the space between two intents can be covered for free (pseudo outliers from convex
+        combinations of in-scope embeddings, Zhan et al., ACL 2021). They are trained as
+        the out-of-scope intent when the data has one, otherwise towards no intent at all.
+        """
+        outlier = self.intents.index(self.config.outlier_intent) if self.config.outlier_intent in self.intents else None
+        count = round(per_example * len(targets))
+        first, second = torch.randint(len(targets), (2, count), device=targets.device)
+        keep = targets[first] != targets[second]
+        if outlier is not None:  # real out-of-scope examples are no intent to mix
+            keep &= (targets[first] != outlier) & (targets[second] != outlier)
+        if not keep.any():
+            return pooled.new_zeros(())
+        # Mid-way mixtures only: a point next to an example of an intent is that intent.
+        share = torch.empty(int(keep.sum()), 1, device=pooled.device).uniform_(*MIXTURE_SHARES)
+        mixed = share * pooled[first[keep]] + (1 - share) * pooled[second[keep]]
+        logits = self.intent_head(mixed)
+        if outlier is None:  # cross-entropy to the uniform distribution
+            return -logits.log_softmax(-1).mean()
+        return self.intent_loss(logits, torch.full((len(mixed),), outlier, device=logits.device))
 
     def fit_prototypes(self, texts: Sequence[str], intents: Sequence[str]) -> None:
         """Store each intent's prototype: the normalised mean embedding of its examples."""

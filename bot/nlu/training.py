@@ -123,7 +123,7 @@ def _step(
         [e.text for e in batch], padding=True, truncation=True,
         max_length=model.config.max_length, return_tensors="pt",
     ).to(device)
-    intent_logits, emotion_logits = model(tokens["input_ids"], tokens["attention_mask"])
+    pooled, intent_logits, emotion_logits = model(tokens["input_ids"], tokens["attention_mask"])
     loss = torch.zeros((), device=device)
     intent_targets = torch.tensor(
         [model.intents.index(e.intent) if e.intent is not None else IGNORE for e in batch], device=device
@@ -131,6 +131,10 @@ def _step(
     known = intent_targets != IGNORE
     if known.any():
         loss = loss + model.intent_loss(intent_logits[known], intent_targets[known])
+        if model.config.synthetic_outliers:
+            loss = loss + model.synthetic_outlier_loss(
+                pooled[known], intent_targets[known], model.config.synthetic_outliers
+            )
     labelled = [i for i, e in enumerate(batch) if e.emotions]
     if labelled:
         targets = torch.zeros(len(labelled), len(model.emotions), device=device)
