@@ -52,11 +52,8 @@ class ClassifierConfig:
     synthetic_outliers: float = field(
         default=0.0,
         metadata={"help": "Made-up out-of-scope examples per intent example in each batch: mixtures of two "
-                          "messages of different intents, trained as `outlier_intent` (or as no intent when the "
-                          "data has none). 0 turns it off."},
-    )
-    outlier_intent: str = field(
-        default="out_of_scope", metadata={"help": "The intent for messages the assistant does not handle."}
+                          "messages of different intents, trained towards no intent, so that messages between "
+                          "intents get low confidence (better out-of-scope detection, see the README). 0: off."},
     )
     intent_confidence: str = field(
         default=PROTOTYPE,

@@ -152,26 +152,23 @@ class IntentEmotionModel(nn.Module):
     def synthetic_outlier_loss(self, pooled: torch.Tensor, targets: torch.Tensor, per_example: float) -> torch.Tensor:
         """Loss on made-up out-of-scope messages: mixtures of two examples of different intents.
 
-        Real out-of-scope messages are few and cannot cover everything a user may say;
-        the space between two intents can be covered for free (pseudo outliers from convex
-        combinations of in-scope embeddings, Zhan et al., ACL 2021). They are trained as
-        the out-of-scope intent when the data has one, otherwise towards no intent at all.
+        Real out-of-scope examples are few and cannot cover everything users say; the
+        space between two intents can be covered for free (pseudo outliers from convex
+        combinations of in-scope embeddings, Zhan et al., ACL 2021). They are trained
+        towards no intent in particular (cross-entropy to the uniform distribution, as in
+        outlier exposure, Hendrycks et al., 2019), so their confidence is low and the
+        confidence threshold decides: training them as the intent ``out_of_scope`` instead
+        cost 2 points of in-scope accuracy at 10 examples per intent (see the README).
         """
-        outlier = self.intents.index(self.config.outlier_intent) if self.config.outlier_intent in self.intents else None
         count = round(per_example * len(targets))
         first, second = torch.randint(len(targets), (2, count), device=targets.device)
         keep = targets[first] != targets[second]
-        if outlier is not None:  # real out-of-scope examples are no intent to mix
-            keep &= (targets[first] != outlier) & (targets[second] != outlier)
         if not keep.any():
             return pooled.new_zeros(())
         # Mid-way mixtures only: a point next to an example of an intent is that intent.
         share = torch.empty(int(keep.sum()), 1, device=pooled.device).uniform_(*MIXTURE_SHARES)
         mixed = share * pooled[first[keep]] + (1 - share) * pooled[second[keep]]
-        logits = self.intent_head(mixed)
-        if outlier is None:  # cross-entropy to the uniform distribution
-            return -logits.log_softmax(-1).mean()
-        return self.intent_loss(logits, torch.full((len(mixed),), outlier, device=logits.device))
+        return -self.intent_head(mixed).log_softmax(-1).mean()
 
     def fit_prototypes(self, texts: Sequence[str], intents: Sequence[str]) -> None:
         """Store each intent's prototype: the normalised mean embedding of its examples."""
