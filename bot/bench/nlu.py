@@ -90,11 +90,12 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
         help="override a setting of our component (YAML value), e.g. intent_confidence=prototype",
     )
     args = parser.parse_args(argv)
-    args.set = dict(_setting(item, parser) for item in args.set)
+    args.set = dict(parse_setting(item, parser) for item in args.set)
     return args
 
 
-def _setting(item: str, parser: argparse.ArgumentParser) -> tuple:
+def parse_setting(item: str, parser: argparse.ArgumentParser) -> tuple:
+    """``KEY=VALUE`` from ``--set`` as a (key, YAML value) pair."""
     key, sep, value = item.partition("=")
     if not sep or not key:
         parser.error(f"--set expects KEY=VALUE, got '{item}'")

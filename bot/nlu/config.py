@@ -53,7 +53,8 @@ class ClassifierConfig:
         default=0.0,
         metadata={"help": "Made-up out-of-scope examples per intent example in each batch: mixtures of two "
                           "messages of different intents, trained towards no intent, so that messages between "
-                          "intents get low confidence (better out-of-scope detection, see the README). 0: off."},
+                          "intents get low confidence (better out-of-scope detection, see the README). 0: off. Use it "
+                          "with the linear intent head: a margin-trained cosine head cannot spread its scores evenly."},
     )
     intent_confidence: str = field(
         default=PROTOTYPE,

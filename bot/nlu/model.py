@@ -158,7 +158,7 @@ class IntentEmotionModel(nn.Module):
         towards no intent in particular (cross-entropy to the uniform distribution, as in
         outlier exposure, Hendrycks et al., 2019), so their confidence is low and the
         confidence threshold decides: training them as the intent ``out_of_scope`` instead
-        cost 2 points of in-scope accuracy at 10 examples per intent (see the README).
+        cost 3 points of in-scope accuracy at 10 examples per intent (see the README).
         """
         count = round(per_example * len(targets))
         first, second = torch.randint(len(targets), (2, count), device=targets.device)

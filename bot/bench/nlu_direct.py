@@ -1,0 +1,70 @@
+"""A quick NLU experiment: our classifier fitted directly, without Rasa, scored like the bench.
+
+    python -m bot.bench.nlu_direct clinc150_10shot OUT.json --set synthetic_outliers=1.0
+
+Same splits, seeds and per-scenario settings as ``python -m bot.bench nlu`` and the same
+``bot.nlu.classifier.fit`` the Rasa component calls, but no Rasa model, so no latency,
+memory or model-size columns: for trying a setting before a full benchmark run. Writes
+every prediction and the metrics (at the validation-calibrated threshold and raw) to OUT.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Dict, List, Optional
+
+from bot.bench import clinc, metrics
+from bot.bench.nlu import OUR_SETTINGS, parse_setting
+from bot.nlu.classifier import fit
+from bot.nlu.config import ClassifierConfig
+from bot.nlu.training import Example
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.bench.nlu_direct", description=__doc__.split("\n")[0])
+    parser.add_argument("scenario", choices=list(OUR_SETTINGS))
+    parser.add_argument("out")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="override a setting (YAML value)")
+    args = parser.parse_args(argv)
+    settings = {**OUR_SETTINGS[args.scenario], **dict(parse_setting(item, parser) for item in args.set)}
+    splits = clinc.load_clinc(None)
+    train_rows = splits.train if args.scenario == "clinc150_full" else clinc.few_shot(splits.train, 10, seed=0)
+    evals = {"val": splits.val, "test": splits.test}
+    if args.scenario == "clinc150_full":
+        evals["noisy"] = clinc.noisy(splits.test)
+    start = time.perf_counter()
+    model = fit([Example(text, intent) for text, intent in train_rows], ClassifierConfig.from_dict(settings))
+    train_s = time.perf_counter() - start
+    predictions = {name: _top_intents(model, [text for text, _ in rows]) for name, rows in evals.items()}
+    gold = {name: [intent for _, intent in rows] for name, rows in evals.items()}
+    result = {"settings": settings, "train_s": train_s, "metrics": _metrics(gold, predictions), "predictions": predictions}
+    print(json.dumps(result["metrics"], indent=2))
+    with open(args.out, "w") as out:
+        json.dump(result, out)
+    return 0
+
+
+def _top_intents(model, texts: List[str]) -> List[List]:
+    probabilities, _ = model.predict(texts)
+    confidence, best = probabilities.max(-1)
+    return [[model.intents[i], c] for i, c in zip(best.tolist(), confidence.tolist())]
+
+
+def _metrics(gold: Dict[str, List[str]], predictions: Dict[str, List[List]]) -> Dict[str, float]:
+    """As the bench scores a side: at the validation-calibrated threshold, raw, and noisy drop."""
+    threshold = metrics.calibrate_threshold(gold["val"], predictions["val"])
+    scored = metrics.intent_metrics(gold["test"], metrics.with_threshold(predictions["test"], threshold))
+    raw = metrics.intent_metrics(gold["test"], [intent for intent, _ in predictions["test"]])
+    scored.update({f"{k}_no_threshold": v for k, v in raw.items()}, threshold=threshold)
+    if "noisy" in predictions:
+        noisy = metrics.intent_metrics(gold["noisy"], metrics.with_threshold(predictions["noisy"], threshold))
+        raw_noisy = metrics.intent_metrics(gold["noisy"], [intent for intent, _ in predictions["noisy"]])
+        scored["noisy_accuracy_drop"] = scored["accuracy"] - noisy["accuracy"]
+        scored["noisy_accuracy_drop_no_threshold"] = raw["accuracy"] - raw_noisy["accuracy"]
+    return scored
+
+
+if __name__ == "__main__":
+    sys.exit(main())
