@@ -149,8 +149,9 @@ class IntentEmotionModel(nn.Module):
             return margin_loss(logits, targets, self.intent_head.scale, self.config.cosine_margin)
         return nn.functional.cross_entropy(logits, targets)
 
-    def synthetic_outlier_loss(self, pooled: torch.Tensor, targets: torch.Tensor, per_example: float) -> torch.Tensor:
-        """Loss on made-up out-of-scope messages: mixtures of two examples of different intents.
+    def synthetic_outlier_loss(self, pooled: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        """Loss on ``synthetic_outliers`` made-up out-of-scope messages per example: mixtures
+        of two examples of different intents.
 
         Real out-of-scope examples are few and cannot cover everything users say; the
         space between two intents can be covered for free (pseudo outliers from convex
@@ -160,7 +161,7 @@ class IntentEmotionModel(nn.Module):
         confidence threshold decides: training them as the intent ``out_of_scope`` instead
         cost 3 points of in-scope accuracy at 10 examples per intent (see the README).
         """
-        count = round(per_example * len(targets))
+        count = round(self.config.synthetic_outliers * len(targets))
         first, second = torch.randint(len(targets), (2, count), device=targets.device)
         keep = targets[first] != targets[second]
         if not keep.any():

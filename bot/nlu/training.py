@@ -132,9 +132,7 @@ def _step(
     if known.any():
         loss = loss + model.intent_loss(intent_logits[known], intent_targets[known])
         if model.config.synthetic_outliers:
-            loss = loss + model.synthetic_outlier_loss(
-                pooled[known], intent_targets[known], model.config.synthetic_outliers
-            )
+            loss = loss + model.synthetic_outlier_loss(pooled[known], intent_targets[known])
     labelled = [i for i, e in enumerate(batch) if e.emotions]
     if labelled:
         targets = torch.zeros(len(labelled), len(model.emotions), device=device)
