@@ -28,6 +28,17 @@ def calibrate_threshold(gold: Sequence[str], predictions: Predictions) -> float:
     return float(candidates[int(np.argmax(scores))])
 
 
+def operating_point(gold: Dict[str, List[str]], predictions: Dict[str, Predictions]) -> Dict[str, float]:
+    """Test-split metrics at the threshold calibrated on the validation split, and raw
+    (``*_no_threshold``); ``gold`` and ``predictions`` are keyed by split name."""
+    threshold = calibrate_threshold(gold["val"], predictions["val"])
+    scored = intent_metrics(gold["test"], with_threshold(predictions["test"], threshold))
+    raw = intent_metrics(gold["test"], [intent for intent, _ in predictions["test"]])
+    scored.update({f"{k}_no_threshold": v for k, v in raw.items()})
+    scored["threshold"] = threshold
+    return scored
+
+
 def intent_metrics(gold: Sequence[str], predicted: Sequence[str]) -> Dict[str, float]:
     """In-scope accuracy, macro-F1 over every gold label (out_of_scope included), OOS recall."""
     gold_a, pred_a = np.array(gold), np.array(predicted)

@@ -45,15 +45,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     run_dir = Path(args.out or PROJECT_ROOT / "benchmarks" / "runs" / f"nlu-{time.strftime('%Y%m%d-%H%M%S')}")
     run_dir.mkdir(parents=True, exist_ok=True)
     splits = clinc.load_clinc(args.subset)
-    noisy_test = clinc.noisy(splits.test)
     results: Dict = {}
     details: Dict = {}
-    training_sets = {"clinc150_full": splits.train, "clinc150_10shot": clinc.few_shot(splits.train, 10, seed=0)}
     for scenario in args.scenarios:
-        train_rows = training_sets[scenario]
-        evals = {"val": splits.val, "test": splits.test}
-        if scenario == "clinc150_full":
-            evals["noisy"] = noisy_test
+        train_rows, evals = training_rows(splits, scenario), evaluation_sets(splits, scenario)
         for side in args.sides:
             print(f"== {scenario}: {side} ({len(train_rows)} training examples)", flush=True)
             workdir = run_dir / scenario / side
@@ -69,6 +64,19 @@ def main(argv: Optional[List[str]] = None) -> int:
         RESULTS_JSON.write_text(json.dumps(results, indent=2) + "\n")
         print(f"wrote {RESULTS_JSON}")
     return 0
+
+
+def training_rows(splits: clinc.Splits, scenario: str) -> clinc.Rows:
+    """A scenario's training set: all of CLINC150's, or 10 per intent (seed 0)."""
+    return splits.train if scenario == "clinc150_full" else clinc.few_shot(splits.train, 10, seed=0)
+
+
+def evaluation_sets(splits: clinc.Splits, scenario: str) -> Dict[str, clinc.Rows]:
+    """Validation (for the threshold) and test; on full data also the test split with typos."""
+    evals = {"val": splits.val, "test": splits.test}
+    if scenario == "clinc150_full":
+        evals["noisy"] = clinc.noisy(splits.test)
+    return evals
 
 
 def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
@@ -139,12 +147,9 @@ def _score(raw: Dict, evals: Dict) -> tuple:
     """Metrics at the val-calibrated threshold (the operating point) and without one."""
     predictions = {name: [tuple(p) for p in preds] for name, preds in raw["predictions"].items()}
     gold = {name: [intent for _, intent in rows] for name, rows in evals.items()}
-    threshold = metrics.calibrate_threshold(gold["val"], predictions["val"])
+    scored = metrics.operating_point(gold, predictions)
+    threshold = scored["threshold"]
     test_pred = metrics.with_threshold(predictions["test"], threshold)
-    raw_pred = [intent for intent, _ in predictions["test"]]
-    scored = metrics.intent_metrics(gold["test"], test_pred)
-    scored.update({f"{k}_no_threshold": v for k, v in metrics.intent_metrics(gold["test"], raw_pred).items()})
-    scored["threshold"] = threshold
     scored.update({k: raw[k] for k in ("train_s", "p50_ms", "p95_ms", "peak_rss_mb", "model_mb", "load_avg")})
     if "machine" in raw:  # sides run before 2026-12-01 did not record it
         scored["machine"] = raw["machine"]

@@ -16,7 +16,7 @@ import time
 from typing import Dict, List, Optional
 
 from bot.bench import clinc, metrics
-from bot.bench.nlu import OUR_SETTINGS, parse_setting
+from bot.bench.nlu import OUR_SETTINGS, evaluation_sets, parse_setting, training_rows
 from bot.nlu.classifier import fit
 from bot.nlu.config import ClassifierConfig
 from bot.nlu.training import Example
@@ -30,10 +30,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     settings = {**OUR_SETTINGS[args.scenario], **dict(parse_setting(item, parser) for item in args.set)}
     splits = clinc.load_clinc(None)
-    train_rows = splits.train if args.scenario == "clinc150_full" else clinc.few_shot(splits.train, 10, seed=0)
-    evals = {"val": splits.val, "test": splits.test}
-    if args.scenario == "clinc150_full":
-        evals["noisy"] = clinc.noisy(splits.test)
+    train_rows, evals = training_rows(splits, args.scenario), evaluation_sets(splits, args.scenario)
     start = time.perf_counter()
     model = fit([Example(text, intent) for text, intent in train_rows], ClassifierConfig.from_dict(settings))
     train_s = time.perf_counter() - start
@@ -54,15 +51,12 @@ def _top_intents(model, texts: List[str]) -> List[List]:
 
 def _metrics(gold: Dict[str, List[str]], predictions: Dict[str, List[List]]) -> Dict[str, float]:
     """As the bench scores a side: at the validation-calibrated threshold, raw, and noisy drop."""
-    threshold = metrics.calibrate_threshold(gold["val"], predictions["val"])
-    scored = metrics.intent_metrics(gold["test"], metrics.with_threshold(predictions["test"], threshold))
-    raw = metrics.intent_metrics(gold["test"], [intent for intent, _ in predictions["test"]])
-    scored.update({f"{k}_no_threshold": v for k, v in raw.items()}, threshold=threshold)
+    scored = metrics.operating_point(gold, predictions)
     if "noisy" in predictions:
-        noisy = metrics.intent_metrics(gold["noisy"], metrics.with_threshold(predictions["noisy"], threshold))
+        noisy = metrics.intent_metrics(gold["noisy"], metrics.with_threshold(predictions["noisy"], scored["threshold"]))
         raw_noisy = metrics.intent_metrics(gold["noisy"], [intent for intent, _ in predictions["noisy"]])
         scored["noisy_accuracy_drop"] = scored["accuracy"] - noisy["accuracy"]
-        scored["noisy_accuracy_drop_no_threshold"] = raw["accuracy"] - raw_noisy["accuracy"]
+        scored["noisy_accuracy_drop_no_threshold"] = scored["accuracy_no_threshold"] - raw_noisy["accuracy"]
     return scored
 
 
