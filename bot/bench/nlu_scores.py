@@ -1,0 +1,130 @@
+"""Out-of-scope scores compared on one trained model: which confidence separates best.
+
+    python -m bot.bench.nlu_scores clinc150_full benchmarks/runs/nlu-full/clinc150_full/ours/models/M.tar.gz
+
+Takes our component's classifier from a trained Rasa model (or a directory written by
+``save_pretrained``), embeds the scenario's training, validation and test messages once
+and scores every candidate confidence as the bench scores a side: the threshold that
+maximises validation macro-F1, test metrics at it, and on full data the noisy drop. The
+intent is always the head's; only the confidence that the threshold reads differs. The
+last column is the best test macro-F1 over all thresholds: hindsight, not a result, but it
+shows how much is lost to calibrating on validation.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from sklearn.covariance import LedoitWolf
+
+from bot.bench import clinc, metrics
+from bot.bench.nlu import OUR_SETTINGS, evaluation_sets, training_rows
+from bot.nlu.model import META_FILE, IntentEmotionModel, load_tokenizer
+
+QUANTILES = np.linspace(0.0, 0.5, 201)  # thresholds: up to half the messages out of scope
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.bench.nlu_scores", description=__doc__.split("\n")[0])
+    parser.add_argument("scenario", choices=list(OUR_SETTINGS))
+    parser.add_argument("model", type=Path, help="a trained Rasa model (.tar.gz) or a saved classifier directory")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as scratch:
+        model = IntentEmotionModel.from_pretrained(_classifier_dir(args.model, Path(scratch)))
+    splits = clinc.load_clinc(None)
+    train, evals = training_rows(splits, args.scenario), evaluation_sets(splits, args.scenario)
+    embeddings = {name: _embed(model, [text for text, _ in rows], correct=name != "train")
+                  for name, rows in {"train": train, **evals}.items()}
+    candidates = _Scores(model, embeddings["train"], [intent for _, intent in train])
+    gold = {name: [intent for _, intent in rows] for name, rows in evals.items()}
+    print("| confidence | val macro-F1 | in-scope acc | macro-F1 | OOS recall | noisy drop | hindsight macro-F1 |")
+    print("|---|---|---|---|---|---|---|")
+    scored = {name: candidates(embeddings[name]) for name in evals}
+    for score in scored["val"][1]:
+        print(_row(score, gold, {name: (intents, scores[score]) for name, (intents, scores) in scored.items()}))
+    return 0
+
+
+def _classifier_dir(model: Path, scratch: Path) -> Path:
+    """The directory holding our classifier: the model itself, or found inside a Rasa model."""
+    if model.is_dir():
+        return model
+    with tarfile.open(model) as archive:
+        archive.extractall(scratch, filter="data")
+    [meta] = scratch.rglob(META_FILE)
+    return meta.parent
+
+
+@torch.inference_mode()
+def _embed(model: IntentEmotionModel, texts: List[str], correct: bool, batch_size: int = 128) -> torch.Tensor:
+    """Sentence embeddings as ``predict`` computes them (typos corrected, except in training data)."""
+    if correct and model.typo_corrector is not None:
+        texts = [model.typo_corrector.correct(text) for text in texts]
+    tokenizer, config = load_tokenizer(model.config.base_model), model.config
+    batches = [
+        tokenizer(texts[i : i + batch_size], padding=True, truncation=True, max_length=config.max_length, return_tensors="pt")
+        for i in range(0, len(texts), batch_size)
+    ]
+    return torch.cat([model.eval().embed(b["input_ids"], b["attention_mask"]) for b in batches])
+
+
+class _Scores:
+    """Every candidate confidence of a batch of embeddings; higher means more in scope."""
+
+    def __init__(self, model: IntentEmotionModel, train: torch.Tensor, intents: List[str]) -> None:
+        self.model = model
+        labels = np.array([model.intents.index(intent) for intent in intents])
+        in_scope = labels != model.intents.index(metrics.OOS) if metrics.OOS in model.intents else labels >= 0
+        self.train_unit = torch.nn.functional.normalize(train[torch.from_numpy(in_scope)], dim=-1)
+        features = train.numpy()
+        classes = sorted(set(labels[in_scope].tolist()))
+        self.means = np.stack([features[labels == c].mean(0) for c in classes])
+        centred = features[in_scope] - self.means[np.searchsorted(classes, labels[in_scope])]
+        self.precision = LedoitWolf().fit(centred).precision_
+
+    @torch.inference_mode()
+    def __call__(self, embeddings: torch.Tensor) -> tuple:
+        logits = self.model.intent_head(embeddings)
+        softmax, best = logits.softmax(-1).max(-1)
+        unit = torch.nn.functional.normalize(embeddings, dim=-1)
+        prototype = (unit @ self.model.intent_prototypes.T).max(-1).values.clamp(0.0, 1.0)
+        scores = {
+            "softmax": softmax,
+            "prototype (default)": softmax * prototype,
+            "prototype cosine": prototype,
+            "max logit": logits.max(-1).values,
+            "energy": logits.logsumexp(-1),
+            "Mahalanobis": torch.from_numpy(-self._mahalanobis(embeddings.numpy())),
+            "3 nearest examples": (unit @ self.train_unit.T).topk(3, -1).values.mean(-1),
+        }
+        return [self.model.intents[i] for i in best.tolist()], {k: v.numpy() for k, v in scores.items()}
+
+    def _mahalanobis(self, features: np.ndarray) -> np.ndarray:
+        """Squared Mahalanobis distance to the nearest in-scope intent (shared covariance)."""
+        distances = [np.einsum("nd,de,ne->n", d, self.precision, d) for d in (features[:, None] - self.means).transpose(1, 0, 2)]
+        return np.min(distances, axis=0)
+
+
+def _row(score: str, gold: Dict[str, List[str]], predicted: Dict[str, tuple]) -> str:
+    def at(split: str, threshold: float) -> Dict[str, float]:
+        intents, scores = predicted[split]
+        return metrics.intent_metrics(gold[split], [i if s >= threshold else metrics.OOS for i, s in zip(intents, scores)])
+
+    val_thresholds = np.quantile(predicted["val"][1], QUANTILES)
+    val_f1 = [at("val", t)["macro_f1"] for t in val_thresholds]
+    threshold = val_thresholds[int(np.argmax(val_f1))]
+    test = at("test", threshold)
+    drop = f"{100 * (test['accuracy'] - at('noisy', threshold)['accuracy']):.1f}" if "noisy" in gold else ""
+    hindsight = max(at("test", t)["macro_f1"] for t in np.quantile(predicted["test"][1], QUANTILES))
+    return (f"| {score} | {max(val_f1):.3f} | {test['accuracy']:.3f} | {test['macro_f1']:.3f} | "
+            f"{test['oos_recall']:.3f} | {drop} | {hindsight:.3f} |")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
