@@ -17,7 +17,7 @@ import sys
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -80,16 +80,16 @@ class _Scores:
     def __init__(self, model: IntentEmotionModel, train: torch.Tensor, intents: List[str]) -> None:
         self.model = model
         labels = np.array([model.intents.index(intent) for intent in intents])
-        in_scope = labels != model.intents.index(metrics.OOS) if metrics.OOS in model.intents else labels >= 0
+        in_scope = np.array([intent != metrics.OOS for intent in intents])
         self.train_unit = torch.nn.functional.normalize(train[torch.from_numpy(in_scope)], dim=-1)
         features = train.numpy()
-        classes = sorted(set(labels[in_scope].tolist()))
+        classes = np.unique(labels[in_scope])
         self.means = np.stack([features[labels == c].mean(0) for c in classes])
         centred = features[in_scope] - self.means[np.searchsorted(classes, labels[in_scope])]
         self.precision = LedoitWolf().fit(centred).precision_
 
     @torch.inference_mode()
-    def __call__(self, embeddings: torch.Tensor) -> tuple:
+    def __call__(self, embeddings: torch.Tensor) -> Tuple[List[str], Dict[str, np.ndarray]]:
         logits = self.model.intent_head(embeddings)
         softmax, best = logits.softmax(-1).max(-1)
         unit = torch.nn.functional.normalize(embeddings, dim=-1)
@@ -107,8 +107,14 @@ class _Scores:
 
     def _mahalanobis(self, features: np.ndarray) -> np.ndarray:
         """Squared Mahalanobis distance to the nearest in-scope intent (shared covariance)."""
-        distances = [np.einsum("nd,de,ne->n", d, self.precision, d) for d in (features[:, None] - self.means).transpose(1, 0, 2)]
-        return np.min(distances, axis=0)
+        # (x - m)ᵀP(x - m) expanded, so no (messages × intents × dimensions) array is built.
+        projected = features @ self.precision
+        distances = (
+            (projected * features).sum(1, keepdims=True)
+            - 2 * projected @ self.means.T
+            + ((self.means @ self.precision) * self.means).sum(1)
+        )
+        return distances.min(1)
 
 
 def _row(score: str, gold: Dict[str, List[str]], predicted: Dict[str, tuple]) -> str:
