@@ -24,6 +24,7 @@ import torch
 from sklearn.covariance import LedoitWolf
 
 from bot.bench import clinc, metrics
+from bot.bench.metrics import Predictions
 from bot.bench.nlu import OUR_SETTINGS, evaluation_sets, training_rows
 from bot.nlu.model import META_FILE, IntentEmotionModel, load_tokenizer
 
@@ -47,7 +48,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     print("|---|---|---|---|---|---|---|")
     scored = {name: candidates(embeddings[name]) for name in evals}
     for score in scored["val"][1]:
-        print(_row(score, gold, {name: (intents, scores[score]) for name, (intents, scores) in scored.items()}))
+        print(_row(score, gold, {name: list(zip(intents, scores[score])) for name, (intents, scores) in scored.items()}))
     return 0
 
 
@@ -66,12 +67,13 @@ def _embed(model: IntentEmotionModel, texts: List[str], correct: bool, batch_siz
     """Sentence embeddings as ``predict`` computes them (typos corrected, except in training data)."""
     if correct and model.typo_corrector is not None:
         texts = [model.typo_corrector.correct(text) for text in texts]
+    model.eval()
     tokenizer, config = load_tokenizer(model.config.base_model), model.config
     batches = [
         tokenizer(texts[i : i + batch_size], padding=True, truncation=True, max_length=config.max_length, return_tensors="pt")
         for i in range(0, len(texts), batch_size)
     ]
-    return torch.cat([model.eval().embed(b["input_ids"], b["attention_mask"]) for b in batches])
+    return torch.cat([model.embed(b["input_ids"], b["attention_mask"]) for b in batches])
 
 
 class _Scores:
@@ -117,20 +119,19 @@ class _Scores:
         return distances.min(1)
 
 
-def _row(score: str, gold: Dict[str, List[str]], predicted: Dict[str, tuple]) -> str:
+def _row(score: str, gold: Dict[str, List[str]], predicted: Dict[str, Predictions]) -> str:
     def at(split: str, threshold: float) -> Dict[str, float]:
-        intents, scores = predicted[split]
-        return metrics.intent_metrics(gold[split], [i if s >= threshold else metrics.OOS for i, s in zip(intents, scores)])
+        return metrics.intent_metrics(gold[split], metrics.with_threshold(predicted[split], threshold))
 
-    val_thresholds = np.quantile(predicted["val"][1], QUANTILES)
-    val_f1 = [at("val", t)["macro_f1"] for t in val_thresholds]
-    threshold = val_thresholds[int(np.argmax(val_f1))]
+    def quantiles(split: str) -> np.ndarray:
+        return np.quantile([confidence for _, confidence in predicted[split]], QUANTILES)
+
+    threshold = metrics.calibrate_threshold(gold["val"], predicted["val"], quantiles("val"))
     test = at("test", threshold)
     drop = f"{100 * (test['accuracy'] - at('noisy', threshold)['accuracy']):.1f}" if "noisy" in gold else ""
-    hindsight = max(at("test", t)["macro_f1"] for t in np.quantile(predicted["test"][1], QUANTILES))
-    return (f"| {score} | {max(val_f1):.3f} | {test['accuracy']:.3f} | {test['macro_f1']:.3f} | "
+    hindsight = max(at("test", t)["macro_f1"] for t in quantiles("test"))
+    return (f"| {score} | {at('val', threshold)['macro_f1']:.3f} | {test['accuracy']:.3f} | {test['macro_f1']:.3f} | "
             f"{test['oos_recall']:.3f} | {drop} | {hindsight:.3f} |")
-
 
 if __name__ == "__main__":
     sys.exit(main())
