@@ -1,6 +1,6 @@
 """A quick NLU experiment: our classifier fitted directly, without Rasa, scored like the bench.
 
-    python -m bot.bench.nlu_direct clinc150_10shot OUT.json --set synthetic_outliers=1.0
+    python -m bot.bench.nlu_direct clinc150_10shot OUT.json --set synthetic_outliers=1.0 [--save DIR]
 
 Same splits, seeds and per-scenario settings as ``python -m bot.bench nlu`` and the same
 ``bot.nlu.classifier.fit`` the Rasa component calls, but no Rasa model, so no latency,
@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 from typing import Dict, List, Optional
 
 from bot.bench import clinc, metrics
@@ -27,6 +28,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("scenario", choices=list(OUR_SETTINGS))
     parser.add_argument("out")
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", help="override a setting (YAML value)")
+    parser.add_argument("--save", type=Path, metavar="DIR", help="also save the fitted classifier (for nlu_scores)")
     args = parser.parse_args(argv)
     settings = {**OUR_SETTINGS[args.scenario], **dict(parse_setting(item, parser) for item in args.set)}
     splits = clinc.load_clinc(None)
@@ -34,6 +36,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     start = time.perf_counter()
     model = fit([Example(text, intent) for text, intent in train_rows], ClassifierConfig.from_dict(settings))
     train_s = time.perf_counter() - start
+    if args.save:
+        model.save_pretrained(args.save)
     predictions = {name: _top_intents(model, [text for text, _ in rows]) for name, rows in evals.items()}
     gold = {name: [intent for _, intent in rows] for name, rows in evals.items()}
     result = {"settings": settings, "train_s": train_s, "metrics": _metrics(gold, predictions), "predictions": predictions}

@@ -26,7 +26,7 @@ from sklearn.covariance import LedoitWolf
 from bot.bench import clinc, metrics
 from bot.bench.metrics import Predictions
 from bot.bench.nlu import OUR_SETTINGS, evaluation_sets, training_rows
-from bot.nlu.model import META_FILE, IntentEmotionModel, load_tokenizer
+from bot.nlu.model import META_FILE, IntentEmotionModel
 
 QUANTILES = np.linspace(0.0, 0.5, 201)  # thresholds: up to half the messages out of scope
 
@@ -40,8 +40,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         model = IntentEmotionModel.from_pretrained(_classifier_dir(args.model, Path(scratch)))
     splits = clinc.load_clinc(None)
     train, evals = training_rows(splits, args.scenario), evaluation_sets(splits, args.scenario)
-    embeddings = {name: _embed(model, [text for text, _ in rows], correct=name != "train")
-                  for name, rows in {"train": train, **evals}.items()}
+    # Typos are corrected as in serving, except in the training data the corrector learned from.
+    embeddings = {
+        name: model.sentence_embeddings([text for text, _ in rows], correct_typos=name != "train", batch_size=128)
+        for name, rows in {"train": train, **evals}.items()
+    }
     candidates = _Scores(model, embeddings["train"], [intent for _, intent in train])
     gold = {name: [intent for _, intent in rows] for name, rows in evals.items()}
     print("| confidence | val macro-F1 | in-scope acc | macro-F1 | OOS recall | noisy drop | hindsight macro-F1 |")
@@ -60,20 +63,6 @@ def _classifier_dir(model: Path, scratch: Path) -> Path:
         archive.extractall(scratch, filter="data")
     [meta] = scratch.rglob(META_FILE)
     return meta.parent
-
-
-@torch.inference_mode()
-def _embed(model: IntentEmotionModel, texts: List[str], correct: bool, batch_size: int = 128) -> torch.Tensor:
-    """Sentence embeddings as ``predict`` computes them (typos corrected, except in training data)."""
-    if correct and model.typo_corrector is not None:
-        texts = [model.typo_corrector.correct(text) for text in texts]
-    model.eval()
-    tokenizer, config = load_tokenizer(model.config.base_model), model.config
-    batches = [
-        tokenizer(texts[i : i + batch_size], padding=True, truncation=True, max_length=config.max_length, return_tensors="pt")
-        for i in range(0, len(texts), batch_size)
-    ]
-    return torch.cat([model.embed(b["input_ids"], b["attention_mask"]) for b in batches])
 
 
 class _Scores:
@@ -95,7 +84,7 @@ class _Scores:
         logits = self.model.intent_head(embeddings)
         softmax, best = logits.softmax(-1).max(-1)
         unit = torch.nn.functional.normalize(embeddings, dim=-1)
-        prototype = (unit @ self.model.intent_prototypes.T).max(-1).values.clamp(0.0, 1.0)
+        prototype = self.model.prototype_similarity(embeddings)
         scores = {
             "softmax": softmax,
             "prototype (default)": softmax * prototype,

@@ -56,6 +56,14 @@ class ClassifierConfig:
                           "intents get low confidence (better out-of-scope detection, see the README). 0: off. Use it "
                           "with the linear intent head: a margin-trained cosine head cannot spread its scores evenly."},
     )
+    contrastive_weight: float = field(
+        default=0.0,
+        metadata={"help": "Weight of a supervised contrastive loss that gathers each intent's messages together "
+                          "(batches are built from pairs of same-intent examples). 0: off."},
+    )
+    contrastive_temperature: float = field(
+        default=0.1, metadata={"help": "Contrastive loss: temperature of the softmax over cosine similarities."}
+    )
     intent_confidence: str = field(
         default=PROTOTYPE,
         metadata={"help": "'prototype': the softmax times the cosine similarity to the nearest intent prototype "
@@ -95,6 +103,8 @@ class ClassifierConfig:
         _require(lambda: self.cosine_scale > 0, "cosine_scale", "a float > 0")
         _require(lambda: 0 <= self.cosine_margin < 1, "cosine_margin", "a float in [0, 1)")
         _require(lambda: self.synthetic_outliers >= 0, "synthetic_outliers", "a float >= 0")
+        _require(lambda: self.contrastive_weight >= 0, "contrastive_weight", "a float >= 0")
+        _require(lambda: 0 < self.contrastive_temperature <= 1, "contrastive_temperature", "a float in (0, 1]")
         _require(lambda: self.intent_confidence in INTENT_CONFIDENCES, "intent_confidence", " or ".join(map(repr, INTENT_CONFIDENCES)))
         _require(lambda: isinstance(self.typo_correction, bool), "typo_correction", "true or false")
         _require(lambda: self.emotion_corpus_max_examples >= 0, "emotion_corpus_max_examples", "an integer >= 0")

@@ -27,7 +27,8 @@ COMPLETE_MARKER = ".complete"
 # Settings of the intent fine-tuning and of inference: changing them keeps the cache.
 SETTINGS_AFTER_PRETRAINING = (
     "epochs", "noise_augmentation", "emotion_replay", "emotion_loss_weight", "intent_confidence", "typo_correction",
-    "intent_head", "cosine_scale", "cosine_margin", "synthetic_outliers",
+    "intent_head", "cosine_scale", "cosine_margin", "synthetic_outliers", "contrastive_weight",
+    "contrastive_temperature",
 )
 
 

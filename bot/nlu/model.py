@@ -85,6 +85,27 @@ def margin_loss(logits: torch.Tensor, targets: torch.Tensor, scale: float, margi
     return nn.functional.cross_entropy(logits - penalty, targets)
 
 
+def supervised_contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Pull each embedding towards the others of its intent in the batch and away from the rest.
+
+    The supervised contrastive loss (Khosla et al., NeurIPS 2020) on unit embeddings:
+    for every anchor with at least one same-intent partner in the batch, the mean
+    log-probability of its partners under a softmax over cosine / ``temperature`` to
+    every other message. Cross-entropy only asks that each intent be separable from the
+    others; this also gathers an intent's messages together, which is what a few
+    examples per intent and the prototype confidence need.
+    """
+    unit = nn.functional.normalize(embeddings, dim=-1)
+    itself = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
+    log_prob = (unit @ unit.T / temperature).masked_fill(itself, float("-inf")).log_softmax(-1)
+    partners = (labels[:, None] == labels[None, :]) & ~itself
+    anchors = partners.any(-1)
+    if not anchors.any():
+        return embeddings.new_zeros(())
+    mean_log_prob = log_prob.masked_fill(~partners, 0.0).sum(-1)[anchors] / partners.sum(-1)[anchors]
+    return -mean_log_prob.mean()
+
+
 class IntentEmotionModel(nn.Module):
     """Shared LoRA-adapted encoder, mean pooling, one head per task."""
 
@@ -185,8 +206,7 @@ class IntentEmotionModel(nn.Module):
     @torch.inference_mode()
     def _mean_embeddings(self, texts: Sequence[str], intents: Sequence[str], batch_size: int = 64) -> torch.Tensor:
         """Per intent, the normalised mean of its examples' unit embeddings."""
-        self.eval()
-        embeddings = torch.cat([self._unit_embeddings(texts[i : i + batch_size]) for i in range(0, len(texts), batch_size)])
+        embeddings = nn.functional.normalize(self.sentence_embeddings(texts, correct_typos=False, batch_size=batch_size), dim=-1).cpu()
         labels = torch.tensor([self.intents.index(intent) for intent in intents])
         sums = torch.zeros(len(self.intents), embeddings.shape[1]).index_add_(0, labels, embeddings)
         return nn.functional.normalize(sums, dim=-1)
@@ -250,29 +270,34 @@ class IntentEmotionModel(nn.Module):
         (nearest-neighbour out-of-distribution scoring, Sun et al., 2022). With a typo
         corrector the texts are corrected first (``bot.nlu.typos``).
         """
+        pooled = self.sentence_embeddings(texts, batch_size=batch_size)
+        probabilities = self.intent_head(pooled).softmax(-1)
+        if self.config.intent_confidence == PROTOTYPE and self.intent_prototypes is not None:
+            probabilities = probabilities * self.prototype_similarity(pooled).unsqueeze(-1)
+        return probabilities.cpu(), self.emotion_head(pooled).sigmoid().cpu()
+
+    @torch.inference_mode()
+    def sentence_embeddings(self, texts: Sequence[str], correct_typos: bool = True, batch_size: int = 64) -> torch.Tensor:
+        """The pooled embedding both heads read, one row per text, on the model's device.
+
+        With a typo corrector the texts are corrected first, unless ``correct_typos`` is
+        False (the training examples, which the corrector learned its words from).
+        """
         self.eval()
-        if self.typo_corrector is not None:
+        if correct_typos and self.typo_corrector is not None:
             texts = [self.typo_corrector.correct(text) for text in texts]
-        intents, emotions = [], []
-        for start in range(0, len(texts), batch_size):
-            batch = self._tokenize(texts[start : start + batch_size])
-            pooled = self.embed(batch["input_ids"], batch["attention_mask"])
-            probabilities = self.intent_head(pooled).softmax(-1)
-            if self.config.intent_confidence == PROTOTYPE and self.intent_prototypes is not None:
-                similarity = nn.functional.normalize(pooled, dim=-1) @ self.intent_prototypes.to(pooled.device).T
-                probabilities = probabilities * similarity.max(-1, keepdim=True).values.clamp(0.0, 1.0)
-            intents.append(probabilities.cpu())
-            emotions.append(self.emotion_head(pooled).sigmoid().cpu())
-        return torch.cat(intents), torch.cat(emotions)
+        batches = (self._tokenize(texts[start : start + batch_size]) for start in range(0, len(texts), batch_size))
+        return torch.cat([self.embed(batch["input_ids"], batch["attention_mask"]) for batch in batches])
+
+    def prototype_similarity(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Per embedding, its cosine similarity to the nearest intent prototype, in [0, 1]."""
+        similarity = nn.functional.normalize(pooled, dim=-1) @ self.intent_prototypes.to(pooled.device).T
+        return similarity.max(-1).values.clamp(0.0, 1.0)
 
     def _tokenize(self, texts: Sequence[str]) -> Dict[str, torch.Tensor]:
         return load_tokenizer(self.config.base_model)(
             list(texts), padding=True, truncation=True, max_length=self.config.max_length, return_tensors="pt",
         ).to(next(self.parameters()).device)
-
-    def _unit_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
-        batch = self._tokenize(texts)
-        return nn.functional.normalize(self.embed(batch["input_ids"], batch["attention_mask"]), dim=-1).cpu()
 
 
 def _prefixed(tensors: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:

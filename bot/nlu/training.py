@@ -6,8 +6,9 @@ loss for that head, so the assistant's NLU data and an emotion corpus train toge
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from dataclasses import dataclass
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -15,7 +16,8 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
-from bot.nlu.model import IntentEmotionModel, load_tokenizer
+from bot.nlu.config import ClassifierConfig
+from bot.nlu.model import IntentEmotionModel, load_tokenizer, supervised_contrastive_loss
 from bot.nlu.noise import corrupt
 
 IGNORE = -100
@@ -55,22 +57,25 @@ def train(
     rng = random.Random(config.seed)
     device = training_device()
     model.to(device).train()
-    steps_per_epoch = -(-_epoch_size(examples, replay, replay_per_example, noise_augmentation) // config.batch_size)
+    # Every epoch is drawn up front (the same draws, in the same order, as one at a time)
+    # so the learning-rate schedule knows the exact number of steps.
+    plan = [
+        _epoch_batches(examples, replay, replay_per_example, noise_augmentation, config, rng) for _ in range(epochs)
+    ]
     optimizer = torch.optim.AdamW(
         [p for p in model.parameters() if p.requires_grad], lr=config.learning_rate, weight_decay=0.01
     )
-    total = steps_per_epoch * epochs
+    total = sum(len(batches) for batches in plan)
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.06 * total), total)
     pos_weight = None
     if config.balance_emotions:
         pos_weight = emotion_pos_weight(list(examples) + list(replay), model.emotions).to(device)
     losses = []
     with tqdm(total=total, desc=desc, unit="step") as bar:
-        for _ in range(epochs):
-            epoch = _epoch_examples(examples, replay, replay_per_example, noise_augmentation, rng)
+        for batches in plan:
             epoch_losses = []
-            for start in range(0, len(epoch), config.batch_size):
-                loss = _step(model, epoch[start : start + config.batch_size], device, pos_weight)
+            for batch in batches:
+                loss = _step(model, batch, device, pos_weight)
                 loss.backward()
                 nn.utils.clip_grad_norm_(model.parameters(), 1.0)
                 optimizer.step()
@@ -84,9 +89,19 @@ def train(
     return losses
 
 
-def _epoch_size(examples, replay, replay_per_example, noise_augmentation) -> int:
-    n_replay = min(len(replay), int(len(examples) * replay_per_example))
-    return len(examples) + n_replay + int(len(examples) * noise_augmentation)
+def _epoch_batches(
+    examples: Sequence[Example],
+    replay: Sequence[Example],
+    replay_per_example: float,
+    noise_augmentation: float,
+    config: ClassifierConfig,
+    rng: random.Random,
+) -> List[List[Example]]:
+    """One epoch's batches; with the contrastive loss, same-intent pairs share a batch."""
+    epoch = _epoch_examples(examples, replay, replay_per_example, noise_augmentation, rng)
+    if not config.contrastive_weight:
+        return [epoch[start : start + config.batch_size] for start in range(0, len(epoch), config.batch_size)]
+    return _pack(_same_intent_groups(epoch, rng), config.batch_size)
 
 
 def _epoch_examples(
@@ -103,6 +118,34 @@ def _epoch_examples(
     epoch += [Example(corrupt(e.text, rng), e.intent, e.emotions) for e in noisy]
     rng.shuffle(epoch)
     return epoch
+
+
+def _same_intent_groups(epoch: Sequence[Example], rng: random.Random) -> List[List[Example]]:
+    """The epoch cut into pairs of examples of one intent (a triple where an intent's count
+    is odd), in random order; examples without an intent, and an intent's only example,
+    stand alone. A contrastive loss needs every anchor's partner in its batch."""
+    by_intent: Dict[Optional[str], List[Example]] = defaultdict(list)
+    for example in epoch:
+        by_intent[example.intent].append(example)
+    groups = [[e] for e in by_intent.pop(None, [])]
+    for same in by_intent.values():
+        pairs = [same[i : i + 2] for i in range(0, len(same) - 1, 2)]
+        if len(same) % 2:
+            pairs[-1:] = [pairs[-1] + same[-1:]] if pairs else [same[-1:]]
+        groups += pairs
+    rng.shuffle(groups)
+    return groups
+
+
+def _pack(groups: Sequence[List[Example]], batch_size: int) -> List[List[Example]]:
+    """Consecutive groups into batches of at most ``batch_size``, never splitting a group
+    (a group larger than a batch gets a batch of its own)."""
+    batches: List[List[Example]] = [[]]
+    for group in groups:
+        if batches[-1] and len(batches[-1]) + len(group) > batch_size:
+            batches.append([])
+        batches[-1].extend(group)
+    return [batch for batch in batches if batch]
 
 
 def emotion_pos_weight(examples: Sequence[Example], emotions: Sequence[str]) -> torch.Tensor:
@@ -133,6 +176,11 @@ def _step(
         loss = loss + model.intent_loss(intent_logits[known], intent_targets[known])
         if model.config.synthetic_outliers:
             loss = loss + model.synthetic_outlier_loss(pooled[known], intent_targets[known])
+        if model.config.contrastive_weight:
+            contrastive = supervised_contrastive_loss(
+                pooled[known], intent_targets[known], model.config.contrastive_temperature
+            )
+            loss = loss + model.config.contrastive_weight * contrastive
     labelled = [i for i, e in enumerate(batch) if e.emotions]
     if labelled:
         targets = torch.zeros(len(labelled), len(model.emotions), device=device)
