@@ -1,4 +1,5 @@
-"""The multi-task training loop: intent cross-entropy plus emotion binary cross-entropy.
+"""The multi-task training loop: intent cross-entropy plus emotion binary cross-entropy
+(and, when configured, the synthetic-outlier and contrastive terms).
 
 An example may carry an intent, emotions, or both; a missing label simply adds no
 loss for that head, so the assistant's NLU data and an emotion corpus train together.
@@ -130,9 +131,9 @@ def _same_intent_groups(epoch: Sequence[Example], rng: random.Random) -> List[Li
     groups = [[e] for e in by_intent.pop(None, [])]
     for same in by_intent.values():
         pairs = [same[i : i + 2] for i in range(0, len(same) - 1, 2)]
-        if len(same) % 2:
-            pairs[-1:] = [pairs[-1] + same[-1:]] if pairs else [same[-1:]]
-        groups += pairs
+        if len(same) % 2 and pairs:
+            pairs[-1].append(same[-1])  # the odd one out makes the last pair a triple
+        groups += pairs or [same]
     rng.shuffle(groups)
     return groups
 
