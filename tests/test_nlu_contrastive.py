@@ -65,7 +65,7 @@ def test_the_weighted_contrastive_loss_is_added_to_each_step():
     plain = _step(model, batch, torch.device("cpu"), None)
     model.config = replace(model.config, contrastive_weight=2.0, contrastive_temperature=0.2)
     with_contrastive = _step(model, batch, torch.device("cpu"), None)
-    tokens = model._tokenize([e.text for e in batch])
+    tokens = model.tokenize([e.text for e in batch])
     labels = torch.tensor([model.intents.index(e.intent) for e in batch])
     expected = 2.0 * supervised_contrastive_loss(model.embed(tokens["input_ids"], tokens["attention_mask"]), labels, 0.2)
     assert expected.item() > 0

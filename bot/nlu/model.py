@@ -286,7 +286,7 @@ class IntentEmotionModel(nn.Module):
         self.eval()
         if correct_typos and self.typo_corrector is not None:
             texts = [self.typo_corrector.correct(text) for text in texts]
-        batches = (self._tokenize(texts[start : start + batch_size]) for start in range(0, len(texts), batch_size))
+        batches = (self.tokenize(texts[start : start + batch_size]) for start in range(0, len(texts), batch_size))
         return torch.cat([self.embed(batch["input_ids"], batch["attention_mask"]) for batch in batches])
 
     def prototype_similarity(self, pooled: torch.Tensor) -> torch.Tensor:
@@ -294,7 +294,8 @@ class IntentEmotionModel(nn.Module):
         similarity = nn.functional.normalize(pooled, dim=-1) @ self.intent_prototypes.to(pooled.device).T
         return similarity.max(-1).values.clamp(0.0, 1.0)
 
-    def _tokenize(self, texts: Sequence[str]) -> Dict[str, torch.Tensor]:
+    def tokenize(self, texts: Sequence[str]) -> Dict[str, torch.Tensor]:
+        """Padded, truncated token ids and attention mask, on the model's device."""
         return load_tokenizer(self.config.base_model)(
             list(texts), padding=True, truncation=True, max_length=self.config.max_length, return_tensors="pt",
         ).to(next(self.parameters()).device)

@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from transformers import get_linear_schedule_with_warmup
 
 from bot.nlu.config import ClassifierConfig
-from bot.nlu.model import IntentEmotionModel, load_tokenizer, supervised_contrastive_loss
+from bot.nlu.model import IntentEmotionModel, supervised_contrastive_loss
 from bot.nlu.noise import corrupt
 
 IGNORE = -100
@@ -163,10 +163,7 @@ def emotion_pos_weight(examples: Sequence[Example], emotions: Sequence[str]) -> 
 def _step(
     model: IntentEmotionModel, batch: Sequence[Example], device: torch.device, pos_weight: Optional[torch.Tensor]
 ) -> torch.Tensor:
-    tokens = load_tokenizer(model.config.base_model)(
-        [e.text for e in batch], padding=True, truncation=True,
-        max_length=model.config.max_length, return_tensors="pt",
-    ).to(device)
+    tokens = model.tokenize([e.text for e in batch])
     pooled, intent_logits, emotion_logits = model(tokens["input_ids"], tokens["attention_mask"])
     loss = torch.zeros((), device=device)
     intent_targets = torch.tensor(
