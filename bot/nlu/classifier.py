@@ -36,6 +36,8 @@ def fit(examples: Sequence[Example], config: ClassifierConfig) -> IntentEmotionM
     texts, labels = zip(*[(e.text, e.intent) for e in examples if e.intent is not None])
     if config.intent_head == COSINE:
         model.imprint_intent_head(texts, labels)
+    elif config.linear_probe:
+        model.fit_linear_probe(texts, labels)
     train(
         model,
         examples,

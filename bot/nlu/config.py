@@ -45,6 +45,12 @@ class ClassifierConfig:
                           "direction per intent, trained with a margin (large margin cosine loss) and started from "
                           "the intents' mean embeddings (better with few examples per intent, see the README)."},
     )
+    linear_probe: bool = field(
+        default=False,
+        metadata={"help": "Linear head: before fine-tuning, fit it by logistic regression on the untuned encoder's "
+                          "embeddings, so fine-tuning starts from the frozen-encoder baseline instead of a random "
+                          "head and bends the pre-trained features less (LP-FT, Kumar et al., ICLR 2022)."},
+    )
     cosine_scale: float = field(default=30.0, metadata={"help": "Cosine head: logits are scale x cosine."})
     cosine_margin: float = field(
         default=0.35, metadata={"help": "Cosine head: how much closer than any other intent the true one must be."}
@@ -106,6 +112,12 @@ class ClassifierConfig:
         _require(lambda: self.emotion_loss_weight >= 0, "emotion_loss_weight", "a float >= 0")
         _require(lambda: 0 <= self.noise_augmentation <= 1, "noise_augmentation", "a float in [0, 1]")
         _require(lambda: self.intent_head in INTENT_HEADS, "intent_head", " or ".join(map(repr, INTENT_HEADS)))
+        _require(lambda: isinstance(self.linear_probe, bool), "linear_probe", "true or false")
+        _require(
+            lambda: not self.linear_probe or self.intent_head == LINEAR,
+            "linear_probe",
+            "false with the cosine intent head (which starts from the intents' mean embeddings instead)",
+        )
         _require(lambda: self.cosine_scale > 0, "cosine_scale", "a float > 0")
         _require(lambda: 0 <= self.cosine_margin < 1, "cosine_margin", "a float in [0, 1)")
         _require(lambda: self.synthetic_outliers >= 0, "synthetic_outliers", "a float >= 0")

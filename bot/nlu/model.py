@@ -16,6 +16,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from safetensors.torch import load_file, save_file
+from sklearn.linear_model import LogisticRegression
 from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
@@ -202,6 +203,23 @@ class IntentEmotionModel(nn.Module):
         first guess (weight imprinting, Qi et al., 2018)."""
         with torch.no_grad():
             self.intent_head.weight.copy_(self._mean_embeddings(texts, intents))
+
+    def fit_linear_probe(self, texts: Sequence[str], intents: Sequence[str], inverse_regularisation: float = 10.0) -> None:
+        """Set a linear head to a logistic regression fitted on the current encoder's
+        embeddings (multinomial, as the softmax reads it). Fine-tuning from a random head
+        first spends its large early gradients bending the encoder towards that head;
+        from a fitted one it starts at the frozen-encoder baseline (LP-FT, Kumar et al., 2022)."""
+        if len(self.intents) < 2:
+            return  # one intent: the softmax is 1 whatever the head says
+        features = self.sentence_embeddings(texts, correct_typos=False).cpu().numpy()
+        labels = [self.intents.index(intent) for intent in intents]
+        probe = LogisticRegression(C=inverse_regularisation, max_iter=2000).fit(features, labels)
+        weight, bias = torch.from_numpy(probe.coef_).float(), torch.from_numpy(probe.intercept_).float()
+        if len(self.intents) == 2:  # one logit for class 1; the same softmax from two halves
+            weight, bias = torch.cat([-weight, weight]) / 2, torch.cat([-bias, bias]) / 2
+        with torch.no_grad():
+            self.intent_head.weight.copy_(weight)
+            self.intent_head.bias.copy_(bias)
 
     @torch.inference_mode()
     def _mean_embeddings(self, texts: Sequence[str], intents: Sequence[str], batch_size: int = 64) -> torch.Tensor:
