@@ -70,12 +70,6 @@ class ClassifierConfig:
     contrastive_temperature: float = field(
         default=0.1, metadata={"help": "Contrastive loss: temperature of the softmax over cosine similarities."}
     )
-    consistency_weight: float = field(
-        default=0.0,
-        metadata={"help": "Weight of a loss that pulls each noisy copy's sentence embedding towards its clean "
-                          "original's (batches hold both), so typos move a message less and cost it less "
-                          "confidence; needs noise_augmentation > 0. 0: off."},
-    )
     intent_confidence: str = field(
         default=PROTOTYPE,
         metadata={"help": "'prototype': the softmax times the cosine similarity to the nearest intent prototype "
@@ -123,12 +117,6 @@ class ClassifierConfig:
         _require(lambda: self.synthetic_outliers >= 0, "synthetic_outliers", "a float >= 0")
         _require(lambda: self.contrastive_weight >= 0, "contrastive_weight", "a float >= 0")
         _require(lambda: 0 < self.contrastive_temperature <= 1, "contrastive_temperature", "a float in (0, 1]")
-        _require(lambda: self.consistency_weight >= 0, "consistency_weight", "a float >= 0")
-        _require(
-            lambda: not self.consistency_weight or self.noise_augmentation > 0,
-            "consistency_weight",
-            "0 when noise_augmentation is 0 (it compares noisy copies with their originals)",
-        )
         _require(lambda: self.intent_confidence in INTENT_CONFIDENCES, "intent_confidence", " or ".join(map(repr, INTENT_CONFIDENCES)))
         _require(lambda: isinstance(self.typo_correction, bool), "typo_correction", "true or false")
         _require(lambda: self.emotion_corpus_max_examples >= 0, "emotion_corpus_max_examples", "an integer >= 0")

@@ -1,5 +1,5 @@
 """The multi-task training loop: intent cross-entropy plus emotion binary cross-entropy
-(and, when configured, the synthetic-outlier, contrastive and consistency terms).
+(and, when configured, the synthetic-outlier and contrastive terms).
 
 An example may carry an intent, emotions, or both; a missing label simply adds no
 loss for that head, so the assistant's NLU data and an emotion corpus train together.
@@ -27,13 +27,11 @@ MAX_POS_WEIGHT = 10.0
 
 @dataclass(frozen=True)
 class Example:
-    """A training message: an intent, a set of emotions, or both may be unknown (None).
-    A noisy copy made for augmentation keeps the ``clean`` text it was corrupted from."""
+    """A training message: an intent, a set of emotions, or both may be unknown (None)."""
 
     text: str
     intent: Optional[str] = None
     emotions: Optional[Sequence[str]] = None
-    clean: Optional[str] = None
 
 
 def seed_everything(seed: int) -> None:
@@ -100,15 +98,11 @@ def _epoch_batches(
     config: ClassifierConfig,
     rng: random.Random,
 ) -> List[List[Example]]:
-    """One epoch's batches. With the consistency loss, each noisy copy shares a batch with its
-    original (which also gives the contrastive loss a same-intent partner); otherwise, with
-    the contrastive loss, same-intent pairs share a batch."""
+    """One epoch's batches; with the contrastive loss, same-intent pairs share a batch."""
     epoch = _epoch_examples(examples, replay, replay_per_example, noise_augmentation, rng)
-    if config.consistency_weight:
-        return _pack(_original_and_copy_groups(epoch), config.batch_size)
-    if config.contrastive_weight:
-        return _pack(_same_intent_groups(epoch, rng), config.batch_size)
-    return [epoch[start : start + config.batch_size] for start in range(0, len(epoch), config.batch_size)]
+    if not config.contrastive_weight:
+        return [epoch[start : start + config.batch_size] for start in range(0, len(epoch), config.batch_size)]
+    return _pack(_same_intent_groups(epoch, rng), config.batch_size)
 
 
 def _epoch_examples(
@@ -122,7 +116,7 @@ def _epoch_examples(
     n_replay = min(len(replay), int(len(examples) * replay_per_example))
     epoch = list(examples) + rng.sample(list(replay), n_replay)
     noisy = rng.sample(list(examples), int(len(examples) * noise_augmentation))
-    epoch += [Example(corrupt(e.text, rng), e.intent, e.emotions, clean=e.text) for e in noisy]
+    epoch += [Example(corrupt(e.text, rng), e.intent, e.emotions) for e in noisy]
     rng.shuffle(epoch)
     return epoch
 
@@ -142,17 +136,6 @@ def _same_intent_groups(epoch: Sequence[Example], rng: random.Random) -> List[Li
         groups += pairs or [same]
     rng.shuffle(groups)
     return groups
-
-
-def _original_and_copy_groups(epoch: Sequence[Example]) -> List[List[Example]]:
-    """The shuffled epoch with every noisy copy moved next to its original, in the original's
-    place (an original whose text occurs twice takes the copies of both)."""
-    copies: Dict[str, List[Example]] = defaultdict(list)
-    for example in epoch:
-        if example.clean is not None:
-            copies[example.clean].append(example)
-    groups = [[e] + copies.pop(e.text, []) for e in epoch if e.clean is None]
-    return groups + [[copy] for orphans in copies.values() for copy in orphans]
 
 
 def _pack(groups: Sequence[List[Example]], batch_size: int) -> List[List[Example]]:
@@ -177,20 +160,6 @@ def emotion_pos_weight(examples: Sequence[Example], emotions: Sequence[str]) -> 
     return ((len(labelled) - positives) / positives.clamp(min=1)).clamp(1.0, MAX_POS_WEIGHT)
 
 
-def consistency_loss(batch: Sequence[Example], pooled: torch.Tensor) -> torch.Tensor:
-    """Mean of 1 - cosine between each noisy copy's embedding and its original's in the batch.
-
-    The original is held fixed (no gradient): the copy moves towards it, not the reverse,
-    so typos cannot drag clean messages away from where the intent head learned them.
-    """
-    originals = {e.text: i for i, e in enumerate(batch) if e.clean is None}
-    pairs = [(i, originals[e.clean]) for i, e in enumerate(batch) if e.clean is not None and e.clean in originals]
-    if not pairs:
-        return pooled.new_zeros(())
-    copies, sources = (list(side) for side in zip(*pairs))
-    return (1 - nn.functional.cosine_similarity(pooled[copies], pooled[sources].detach(), dim=-1)).mean()
-
-
 def _step(
     model: IntentEmotionModel, batch: Sequence[Example], device: torch.device, pos_weight: Optional[torch.Tensor]
 ) -> torch.Tensor:
@@ -210,8 +179,6 @@ def _step(
                 pooled[known], intent_targets[known], model.config.contrastive_temperature
             )
             loss = loss + model.config.contrastive_weight * contrastive
-    if model.config.consistency_weight:
-        loss = loss + model.config.consistency_weight * consistency_loss(batch, pooled)
     labelled = [i for i, e in enumerate(batch) if e.emotions]
     if labelled:
         targets = torch.zeros(len(labelled), len(model.emotions), device=device)
