@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+from ruamel.yaml import YAML
 
 from bot.bench import clinc, metrics, nlu_plots
 from bot.paths import PROJECT_ROOT
@@ -103,11 +104,12 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
 
 
 def parse_setting(item: str, parser: argparse.ArgumentParser) -> tuple:
-    """``KEY=VALUE`` from ``--set`` as a (key, YAML value) pair."""
+    """``KEY=VALUE`` from ``--set`` as a (key, YAML value) pair, read as YAML 1.2 like Rasa
+    reads config.yml (so ``5e-4`` is a number, as it would be there)."""
     key, sep, value = item.partition("=")
     if not sep or not key:
         parser.error(f"--set expects KEY=VALUE, got '{item}'")
-    return key, yaml.safe_load(value)
+    return key, YAML(typ="safe").load(value)
 
 
 def _run_side(side: str, scenario: str, train_rows, evals, workdir: Path, args: argparse.Namespace) -> Dict:
