@@ -18,7 +18,7 @@ def _run_file(tmp_path, name, seed, test_confidences):
     }
     path = tmp_path / name
     settings = {"epochs": 20, "learning_rate": 1e-3, "emotion_corpus": None, "linear_probe": True, "seed": seed}
-    path.write_text(json.dumps({"settings": settings, "predictions": predictions}))
+    path.write_text(json.dumps({"scenario": "clinc150_10shot", "settings": settings, "predictions": predictions}))
     return path
 
 

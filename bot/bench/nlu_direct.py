@@ -40,7 +40,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         model.save_pretrained(args.save)
     predictions = {name: _top_intents(model, [text for text, _ in rows]) for name, rows in evals.items()}
     gold = {name: [intent for _, intent in rows] for name, rows in evals.items()}
-    result = {"settings": settings, "train_s": train_s, "metrics": _metrics(gold, predictions), "predictions": predictions}
+    result = {"scenario": args.scenario, "settings": settings, "train_s": train_s, "metrics": _metrics(gold, predictions), "predictions": predictions}
     print(json.dumps(result["metrics"], indent=2))
     with open(args.out, "w") as out:
         json.dump(result, out)

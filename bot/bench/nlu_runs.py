@@ -55,7 +55,10 @@ def load_run(path: Path, gold: Dict[str, List[str]]) -> Dict:
             100 * (scored["accuracy"] - noisy["accuracy"]),
             100 * (scored["accuracy_no_threshold"] - raw_noisy["accuracy"]),
         )
-    scenario, changed = _scenario_and_changes(run["settings"])
+    # Only full-data runs have a noisy split (files from before nlu_direct wrote the scenario).
+    scenario = run.get("scenario") or ("clinc150_full" if "noisy" in predictions else "clinc150_10shot")
+    base = OUR_SETTINGS[scenario]
+    changed = {k: v for k, v in run["settings"].items() if k not in base or base[k] != v}
     return {
         "label": f"{scenario}: {_label(changed)}",
         "group": f"{scenario}: {_label({k: v for k, v in changed.items() if k != 'seed'})}",
@@ -75,13 +78,6 @@ def markdown_table(runs: Sequence[Dict]) -> str:
             means, spreads = _mean_and_spread([m["scores"] for m in members])
             lines.append(_row(f"mean of {len(members)} seeds, {group}", means, columns, spreads))
     return "\n".join(lines)
-
-
-def _scenario_and_changes(settings: Dict) -> Tuple[str, Dict]:
-    """The scenario whose settings the run starts from, and the settings it changed."""
-    scenario = next((s for s, base in OUR_SETTINGS.items() if base.items() <= settings.items()), "other")
-    base = OUR_SETTINGS.get(scenario, {})
-    return scenario, {k: v for k, v in settings.items() if k not in base or base[k] != v}
 
 
 def _label(settings: Dict) -> str:
