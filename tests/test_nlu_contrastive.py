@@ -52,7 +52,7 @@ def test_with_the_loss_every_intent_example_finds_a_partner_in_its_batch(batch_s
 
 
 def test_without_the_loss_batches_are_the_shuffled_epoch_in_order():
-    config = ClassifierConfig(emotion_corpus=None, batch_size=8, contrastive_weight=0.0)
+    config = ClassifierConfig(emotion_corpus=None, batch_size=8)
     batches = _epoch_batches(EXAMPLES, REPLAY, 1.0, 1.0, config, random.Random(0))
     assert [e for batch in batches for e in batch] == _epoch_examples(EXAMPLES, REPLAY, 1.0, 1.0, random.Random(0))
     assert [len(batch) for batch in batches[:-1]] == [8] * (len(batches) - 1)
@@ -60,7 +60,7 @@ def test_without_the_loss_batches_are_the_shuffled_epoch_in_order():
 
 def test_the_weighted_contrastive_loss_is_added_to_each_step():
     batch = EXAMPLES[:10]
-    model = IntentEmotionModel.create(sorted({e.intent for e in batch}), EMOTIONS, ClassifierConfig(emotion_corpus=None, contrastive_weight=0.0, synthetic_outliers=0.0))
+    model = IntentEmotionModel.create(sorted({e.intent for e in batch}), EMOTIONS, ClassifierConfig(emotion_corpus=None))
     model.eval()  # no dropout: both steps see the same embeddings
     plain = _step(model, batch, torch.device("cpu"), None)
     model.config = replace(model.config, contrastive_weight=2.0, contrastive_temperature=0.2)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from sklearn.linear_model import LogisticRegression
 
@@ -61,11 +62,6 @@ def test_fit_with_the_probe_learns_its_examples():
     assert [model.intents[i] for i in probabilities.argmax(-1)] == INTENTS
 
 
-def test_the_cosine_head_ignores_the_probe_setting_it_is_on_by_default():
-    # The cosine head starts from the intents' mean embeddings; switching to it must not
-    # also require switching the (linear-head-only) probe off.
-    examples = [Example(t, i) for t, i in zip(TEXTS, INTENTS)]
-    model = fit(examples, ClassifierConfig(emotion_corpus=None, epochs=2, intent_head="cosine", typo_correction=False))
-    probabilities, _ = model.predict(TEXTS)
-    assert model.config.linear_probe
-    assert [model.intents[i] for i in probabilities.argmax(-1)] == INTENTS
+def test_the_cosine_head_refuses_the_probe():
+    with pytest.raises(ValueError, match="linear_probe"):
+        ClassifierConfig(intent_head="cosine", linear_probe=True)

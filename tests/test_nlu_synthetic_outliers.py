@@ -44,6 +44,6 @@ def test_synthetic_outliers_join_the_training_loss():
     examples = [Example("hello there", "greet"), Example("good morning", "greet"),
                 Example("will it rain", "weather"), Example("is it cold out", "weather")]
     config = dict(epochs=1, emotion_corpus=None, noise_augmentation=0.0, typo_correction=False)
-    plain = fit(examples, ClassifierConfig(**config, synthetic_outliers=0.0))
+    plain = fit(examples, ClassifierConfig(**config))
     mixed = fit(examples, ClassifierConfig(**config, synthetic_outliers=1.0))
     assert not torch.equal(plain.intent_head.weight, mixed.intent_head.weight)

@@ -46,30 +46,29 @@ class ClassifierConfig:
                           "the intents' mean embeddings (better with few examples per intent, see the README)."},
     )
     linear_probe: bool = field(
-        default=True,
+        default=False,
         metadata={"help": "Linear head: before fine-tuning, fit it by logistic regression on the untuned encoder's "
                           "embeddings, so fine-tuning starts from the frozen-encoder baseline instead of a random "
-                          "head and bends the pre-trained features less (LP-FT, Kumar et al., ICLR 2022). The cosine "
-                          "head ignores it: it always starts from the intents' mean embeddings."},
+                          "head and bends the pre-trained features less (LP-FT, Kumar et al., ICLR 2022)."},
     )
     cosine_scale: float = field(default=30.0, metadata={"help": "Cosine head: logits are scale x cosine."})
     cosine_margin: float = field(
         default=0.35, metadata={"help": "Cosine head: how much closer than any other intent the true one must be."}
     )
     synthetic_outliers: float = field(
-        default=1.0,
+        default=0.0,
         metadata={"help": "Made-up out-of-scope examples per intent example in each batch: mixtures of two "
                           "messages of different intents, trained towards no intent, so that messages between "
-                          "intents get low confidence (better out-of-scope detection, see the README). 0: off. Set it "
-                          "to 0 with the cosine intent head: a margin-trained cosine head cannot spread its scores evenly."},
+                          "intents get low confidence (better out-of-scope detection, see the README). 0: off. Use it "
+                          "with the linear intent head: a margin-trained cosine head cannot spread its scores evenly."},
     )
     contrastive_weight: float = field(
-        default=1.0,
+        default=0.0,
         metadata={"help": "Weight of a supervised contrastive loss that gathers each intent's messages together "
                           "(batches are built from pairs of same-intent examples). 0: off."},
     )
     contrastive_temperature: float = field(
-        default=0.05, metadata={"help": "Contrastive loss: temperature of the softmax over cosine similarities."}
+        default=0.1, metadata={"help": "Contrastive loss: temperature of the softmax over cosine similarities."}
     )
     intent_confidence: str = field(
         default=PROTOTYPE,
@@ -108,6 +107,11 @@ class ClassifierConfig:
         _require(lambda: 0 <= self.noise_augmentation <= 1, "noise_augmentation", "a float in [0, 1]")
         _require(lambda: self.intent_head in INTENT_HEADS, "intent_head", " or ".join(map(repr, INTENT_HEADS)))
         _require(lambda: isinstance(self.linear_probe, bool), "linear_probe", "true or false")
+        _require(
+            lambda: not self.linear_probe or self.intent_head == LINEAR,
+            "linear_probe",
+            "false with the cosine intent head (which starts from the intents' mean embeddings instead)",
+        )
         _require(lambda: self.cosine_scale > 0, "cosine_scale", "a float > 0")
         _require(lambda: 0 <= self.cosine_margin < 1, "cosine_margin", "a float in [0, 1)")
         _require(lambda: self.synthetic_outliers >= 0, "synthetic_outliers", "a float >= 0")
