@@ -34,6 +34,21 @@ def test_gathered_intents_cost_less_than_scattered_ones():
     assert supervised_contrastive_loss(gathered, labels, 0.1) < supervised_contrastive_loss(scattered, labels, 0.1)
 
 
+def test_messages_of_one_intent_that_state_different_emotions_are_not_partners():
+    # share_feeling with joy and with sadness: gathering them would erase the emotion the
+    # other head reads from the same embedding. An unknown emotion (-1) agrees with any.
+    embeddings = torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 0.0], [0.6, 0.8]])
+    labels = torch.tensor([0, 0, 0, 0])
+    emotions = torch.tensor([EMOTIONS.index("joy"), EMOTIONS.index("sadness"), EMOTIONS.index("joy"), -1])
+    unit = torch.nn.functional.normalize(embeddings, dim=-1)
+    log_prob = (unit @ unit.T / 0.5).fill_diagonal_(float("-inf")).log_softmax(-1)
+    partners = {0: [2, 3], 1: [3], 2: [0, 3], 3: [0, 1, 2]}
+    expected = -sum(log_prob[a, p].mean() for a, p in partners.items()) / len(partners)
+    assert supervised_contrastive_loss(embeddings, labels, 0.5, emotions).item() == pytest.approx(expected.item())
+    # Without emotions, all four are one intent's partners.
+    assert supervised_contrastive_loss(embeddings, labels, 0.5).item() != pytest.approx(expected.item())
+
+
 def test_a_batch_without_partners_costs_nothing():
     assert supervised_contrastive_loss(torch.randn(3, 8), torch.tensor([0, 1, 2]), 0.1).item() == 0
 
@@ -49,6 +64,13 @@ def test_with_the_loss_every_intent_example_finds_a_partner_in_its_batch(batch_s
     # Nothing added or lost: the same epoch as without pairing, regrouped.
     plain = _epoch_examples(EXAMPLES, REPLAY, 1.0, 0.4, random.Random(0))
     assert Counter(e for batch in batches for e in batch) == Counter(plain)
+
+
+def test_pairs_share_their_emotion_too():
+    feelings = [Example(f"feeling {i}", "share_feeling", (emotion,)) for i, emotion in enumerate(["joy", "sadness"] * 6)]
+    config = ClassifierConfig(emotion_corpus=None, batch_size=4, contrastive_weight=1.0)
+    for batch in _epoch_batches(feelings, [], 0.0, 0.0, config, random.Random(0)):
+        assert all(count >= 2 for count in Counter(e.emotions for e in batch).values()), batch
 
 
 def test_without_the_loss_batches_are_the_shuffled_epoch_in_order():

@@ -86,7 +86,9 @@ def margin_loss(logits: torch.Tensor, targets: torch.Tensor, scale: float, margi
     return nn.functional.cross_entropy(logits - penalty, targets)
 
 
-def supervised_contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor, temperature: float) -> torch.Tensor:
+def supervised_contrastive_loss(
+    embeddings: torch.Tensor, labels: torch.Tensor, temperature: float, emotions: Optional[torch.Tensor] = None
+) -> torch.Tensor:
     """Pull each embedding towards the others of its intent in the batch and away from the rest.
 
     The supervised contrastive loss (Khosla et al., NeurIPS 2020) on unit embeddings:
@@ -95,11 +97,19 @@ def supervised_contrastive_loss(embeddings: torch.Tensor, labels: torch.Tensor, 
     every other message. Cross-entropy only asks that each intent be separable from the
     others; this also gathers an intent's messages together, which is what a few
     examples per intent and the prototype confidence need.
+
+    ``emotions`` (one index per message, -1 where unknown) keeps two messages of one
+    intent that state different emotions apart: the emotion head reads the same
+    embedding, and gathering all of ``share_feeling`` into one point erased the
+    emotion it carries.
     """
     unit = nn.functional.normalize(embeddings, dim=-1)
     itself = torch.eye(len(labels), dtype=torch.bool, device=labels.device)
     log_prob = (unit @ unit.T / temperature).masked_fill(itself, float("-inf")).log_softmax(-1)
     partners = (labels[:, None] == labels[None, :]) & ~itself
+    if emotions is not None:
+        unknown = emotions < 0
+        partners &= (emotions[:, None] == emotions[None, :]) | unknown[:, None] | unknown[None, :]
     anchors = partners.any(-1)
     if not anchors.any():
         return embeddings.new_zeros(())

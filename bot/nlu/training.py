@@ -122,14 +122,15 @@ def _epoch_examples(
 
 
 def _same_intent_groups(epoch: Sequence[Example], rng: random.Random) -> List[List[Example]]:
-    """The epoch cut into pairs of examples of one intent (a triple where an intent's count
-    is odd), in random order; examples without an intent, and an intent's only example,
+    """The epoch cut into pairs of examples of one intent and emotion (a triple where a
+    count is odd), in random order; examples without an intent, and a lone example,
     stand alone. A contrastive loss needs every anchor's partner in its batch."""
-    by_intent: Dict[Optional[str], List[Example]] = defaultdict(list)
+    groups = [[e] for e in epoch if e.intent is None]
+    by_label: Dict[tuple, List[Example]] = defaultdict(list)
     for example in epoch:
-        by_intent[example.intent].append(example)
-    groups = [[e] for e in by_intent.pop(None, [])]
-    for same in by_intent.values():
+        if example.intent is not None:
+            by_label[(example.intent, tuple(example.emotions or ()))].append(example)
+    for same in by_label.values():
         pairs = [same[i : i + 2] for i in range(0, len(same) - 1, 2)]
         if len(same) % 2 and pairs:
             pairs[-1].append(same[-1])  # the odd one out makes the last pair a triple
@@ -175,8 +176,9 @@ def _step(
         if model.config.synthetic_outliers:
             loss = loss + model.synthetic_outlier_loss(pooled[known], intent_targets[known])
         if model.config.contrastive_weight:
+            emotions = torch.tensor([_single_emotion(e, model.emotions) for e in batch], device=device)
             contrastive = supervised_contrastive_loss(
-                pooled[known], intent_targets[known], model.config.contrastive_temperature
+                pooled[known], intent_targets[known], model.config.contrastive_temperature, emotions[known]
             )
             loss = loss + model.config.contrastive_weight * contrastive
     labelled = [i for i, e in enumerate(batch) if e.emotions]
@@ -190,3 +192,10 @@ def _step(
         )
         loss = loss + model.config.emotion_loss_weight * emotion_loss
     return loss
+
+
+def _single_emotion(example: Example, emotions: Sequence[str]) -> int:
+    """The index of the one emotion an example states, or -1 (none, or several)."""
+    if example.emotions is None or len(example.emotions) != 1:
+        return -1
+    return emotions.index(example.emotions[0])
