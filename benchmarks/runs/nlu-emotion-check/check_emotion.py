@@ -8,6 +8,8 @@ fitted with one variant, or of a trained Rasa model. From the repository root:
 Run on 2026-12-04: `fit` at adb6d2e's code (the defaults), three variants side by side, one
 thread each (NAME.json here); `model` on the model CI trained at f610ace, with synthetic
 outliers, the contrastive loss and the linear probe as defaults (three_together_rasa_model.json).
+Then, at a434142's code (the contrastive loss no longer pairs two messages of one intent that state
+different emotions), `fit` of the three settings (three_together_emotion_safe*.json).
 """
 import asyncio
 import json
