@@ -65,7 +65,8 @@ class ClassifierConfig:
     contrastive_weight: float = field(
         default=0.0,
         metadata={"help": "Weight of a supervised contrastive loss that gathers each intent's messages together "
-                          "(batches are built from pairs of same-intent examples). 0: off."},
+                          "(batches are built from pairs of examples sharing intent and emotion; messages of one intent that "
+                          "state different emotions are not gathered). 0: off."},
     )
     contrastive_temperature: float = field(
         default=0.1, metadata={"help": "Contrastive loss: temperature of the softmax over cosine similarities."}

@@ -129,7 +129,7 @@ def _same_intent_groups(epoch: Sequence[Example], rng: random.Random) -> List[Li
     by_label: Dict[tuple, List[Example]] = defaultdict(list)
     for example in epoch:
         if example.intent is not None:
-            by_label[(example.intent, tuple(example.emotions or ()))].append(example)
+            by_label[(example.intent, _stated_emotion(example))].append(example)
     for same in by_label.values():
         pairs = [same[i : i + 2] for i in range(0, len(same) - 1, 2)]
         if len(same) % 2 and pairs:
@@ -194,8 +194,15 @@ def _step(
     return loss
 
 
-def _single_emotion(example: Example, emotions: Sequence[str]) -> int:
-    """The index of the one emotion an example states, or -1 (none, or several)."""
+def _stated_emotion(example: Example) -> Optional[str]:
+    """The one emotion an example states; None if it states none, or several. Pairing and
+    the contrastive loss's partner mask both go by it."""
     if example.emotions is None or len(example.emotions) != 1:
-        return -1
-    return emotions.index(example.emotions[0])
+        return None
+    return example.emotions[0]
+
+
+def _single_emotion(example: Example, emotions: Sequence[str]) -> int:
+    """The index of ``_stated_emotion``, or -1 where there is none."""
+    emotion = _stated_emotion(example)
+    return -1 if emotion is None else emotions.index(emotion)
