@@ -181,7 +181,7 @@ def test_bad_input_gives_a_prediction_not_a_crash(trained, text):
     [{"epochs": 0}, {"learning_rate": -1}, {"lora_rank": "eight"}, {"max_length": 100_000}, {"noise_augmentation": 2},
      {"intent_confidence": "energy"}, {"typo_correction": "yes"}, {"intent_head": "quadratic"},
      {"cosine_margin": 1.5}, {"cosine_scale": 0}, {"synthetic_outliers": -0.5}, {"contrastive_weight": -1},
-     {"contrastive_temperature": 0}, {"linear_probe": "yes"}],
+     {"contrastive_temperature": 0}, {"linear_probe": "yes"}, {"frozen_probe_weight": 1.0}],
 )
 def test_invalid_config_is_a_clear_error(tmp_path, bad):
     with pytest.raises(InvalidConfigException, match=next(iter(bad))):

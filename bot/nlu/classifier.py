@@ -49,6 +49,8 @@ def fit(examples: Sequence[Example], config: ClassifierConfig) -> IntentEmotionM
     )
     if config.intent_confidence == PROTOTYPE:
         model.fit_prototypes(texts, labels)
+    if config.frozen_probe_weight:
+        model.fit_frozen_probe(texts, labels)
     if config.typo_correction:
         model.typo_corrector = TypoCorrector.from_texts(texts)
     return model

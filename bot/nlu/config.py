@@ -71,6 +71,13 @@ class ClassifierConfig:
     contrastive_temperature: float = field(
         default=0.1, metadata={"help": "Contrastive loss: temperature of the softmax over cosine similarities."}
     )
+    frozen_probe_weight: float = field(
+        default=0.0,
+        metadata={"help": "Share of the intent confidences taken from a logistic regression on the untuned base "
+                          "encoder's sentence embeddings (the frozen-encoder baseline); the rest comes from the "
+                          "fine-tuned model. The two err on different messages, so the mixture beats both (see the "
+                          "README); it costs one more encoder pass per message. 0: off."},
+    )
     intent_confidence: str = field(
         default=PROTOTYPE,
         metadata={"help": "'prototype': the softmax times the cosine similarity to the nearest intent prototype "
@@ -118,6 +125,7 @@ class ClassifierConfig:
         _require(lambda: self.synthetic_outliers >= 0, "synthetic_outliers", "a float >= 0")
         _require(lambda: self.contrastive_weight >= 0, "contrastive_weight", "a float >= 0")
         _require(lambda: 0 < self.contrastive_temperature <= 1, "contrastive_temperature", "a float in (0, 1]")
+        _require(lambda: 0 <= self.frozen_probe_weight < 1, "frozen_probe_weight", "a float in [0, 1)")
         _require(lambda: self.intent_confidence in INTENT_CONFIDENCES, "intent_confidence", " or ".join(map(repr, INTENT_CONFIDENCES)))
         _require(lambda: isinstance(self.typo_correction, bool), "typo_correction", "true or false")
         _require(lambda: self.emotion_corpus_max_examples >= 0, "emotion_corpus_max_examples", "an integer >= 0")

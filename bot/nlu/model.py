@@ -145,6 +145,8 @@ class IntentEmotionModel(nn.Module):
         self.intent_prototypes: Optional[torch.Tensor] = None
         # Set by ``classifier.fit`` with ``typo_correction``; applied in ``predict``.
         self.typo_corrector: Optional[TypoCorrector] = None
+        # Set by ``fit_frozen_probe`` with ``frozen_probe_weight``; mixed in by ``predict``.
+        self.frozen_probe: Optional[nn.Linear] = None
 
     @classmethod
     def create(
@@ -221,15 +223,34 @@ class IntentEmotionModel(nn.Module):
         from a fitted one it starts at the frozen-encoder baseline (LP-FT, Kumar et al., 2022)."""
         if len(self.intents) < 2:
             return  # one intent: the softmax is 1 whatever the head says
-        features = self.sentence_embeddings(texts, correct_typos=False).cpu().numpy()
-        labels = [self.intents.index(intent) for intent in intents]
-        probe = LogisticRegression(C=inverse_regularisation, max_iter=2000).fit(features, labels)
-        weight, bias = torch.from_numpy(probe.coef_).float(), torch.from_numpy(probe.intercept_).float()
-        if len(self.intents) == 2:  # one logit for class 1; the same softmax from two halves
-            weight, bias = torch.cat([-weight, weight]) / 2, torch.cat([-bias, bias]) / 2
-        with torch.no_grad():
-            self.intent_head.weight.copy_(weight)
-            self.intent_head.bias.copy_(bias)
+        features = self.sentence_embeddings(texts, correct_typos=False)
+        probe = _logistic_regression(features, [self.intents.index(i) for i in intents], inverse_regularisation)
+        self.intent_head.load_state_dict(probe.state_dict())
+
+    def fit_frozen_probe(self, texts: Sequence[str], intents: Sequence[str], inverse_regularisation: float = 10.0) -> None:
+        """Fit the frozen-encoder baseline that ``predict`` mixes in: a logistic regression
+        on the untuned base encoder's unit sentence embeddings (what sentence-transformers
+        gives for all-MiniLM-L6-v2). Fine-tuning moves the encoder towards the training
+        examples' wording; the untouched one still places paraphrases where pre-training
+        put them, so the two classifiers make different mistakes."""
+        if len(self.intents) < 2:
+            return
+        features = self.frozen_embeddings(texts)
+        self.frozen_probe = _logistic_regression(features, [self.intents.index(i) for i in intents], inverse_regularisation)
+
+    @torch.inference_mode()
+    def frozen_embeddings(self, texts: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+        """Unit mean-pooled embeddings from the untuned base encoder, on CPU.
+
+        The base encoder is the one already in memory for ``load_base_encoder``: no
+        second copy of the weights, one more forward pass per message."""
+        encoder = _pristine_encoder(str(resolve_model_path(self.config.base_model)))
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            batch = self.tokenize(texts[start : start + batch_size]).to(encoder.device)
+            hidden = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+            rows.append(nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1))
+        return torch.cat(rows).cpu()
 
     @torch.inference_mode()
     def _mean_embeddings(self, texts: Sequence[str], intents: Sequence[str], batch_size: int = 64) -> torch.Tensor:
@@ -247,6 +268,8 @@ class IntentEmotionModel(nn.Module):
         heads.update({f"emotion.{k}": v for k, v in self.emotion_head.state_dict().items()})
         if self.intent_prototypes is not None:
             heads["intent.prototypes"] = self.intent_prototypes
+        if self.frozen_probe is not None:
+            heads.update({f"frozen.{k}": v for k, v in self.frozen_probe.state_dict().items()})
         save_file({k: v.contiguous() for k, v in heads.items()}, directory / HEADS_FILE)
         if self.typo_corrector is not None:
             self.typo_corrector.save(directory)
@@ -278,6 +301,9 @@ class IntentEmotionModel(nn.Module):
         if len(model.intents) == heads["intent.weight"].shape[0]:
             model.intent_prototypes = heads.pop("intent.prototypes", None)
             model.intent_head.load_state_dict(_prefixed(heads, "intent."))
+            if "frozen.weight" in heads:
+                model.frozen_probe = nn.Linear(*heads["frozen.weight"].shape[::-1])
+                model.frozen_probe.load_state_dict(_prefixed(heads, "frozen."))
         if config.typo_correction:
             model.typo_corrector = TypoCorrector.load(directory)
         return model
@@ -295,14 +321,22 @@ class IntentEmotionModel(nn.Module):
         Intent confidences are the softmax, or with ``intent_confidence: prototype`` the
         softmax times the message's cosine similarity to the nearest intent prototype:
         the softmax only says which intent fits best, the similarity says whether any fits
-        (nearest-neighbour out-of-distribution scoring, Sun et al., 2022). With a typo
-        corrector the texts are corrected first (``bot.nlu.typos``).
+        (nearest-neighbour out-of-distribution scoring, Sun et al., 2022). With a frozen
+        probe, ``frozen_probe_weight`` of every confidence is its probability instead. With
+        a typo corrector the texts are corrected first (``bot.nlu.typos``).
         """
-        pooled = self.sentence_embeddings(texts, batch_size=batch_size)
+        if self.typo_corrector is not None:
+            texts = [self.typo_corrector.correct(text) for text in texts]
+        pooled = self.sentence_embeddings(texts, correct_typos=False, batch_size=batch_size)
         probabilities = self.intent_head(pooled).softmax(-1)
         if self.config.intent_confidence == PROTOTYPE and self.intent_prototypes is not None:
             probabilities = probabilities * self.prototype_similarity(pooled).unsqueeze(-1)
-        return probabilities.cpu(), self.emotion_head(pooled).sigmoid().cpu()
+        probabilities = probabilities.cpu()
+        if self.frozen_probe is not None:
+            weight = self.config.frozen_probe_weight
+            frozen = self.frozen_probe(self.frozen_embeddings(texts, batch_size)).softmax(-1)
+            probabilities = (1 - weight) * probabilities + weight * frozen
+        return probabilities, self.emotion_head(pooled).sigmoid().cpu()
 
     @torch.inference_mode()
     def sentence_embeddings(self, texts: Sequence[str], correct_typos: bool = True, batch_size: int = 64) -> torch.Tensor:
@@ -327,6 +361,20 @@ class IntentEmotionModel(nn.Module):
         return load_tokenizer(self.config.base_model)(
             list(texts), padding=True, truncation=True, max_length=self.config.max_length, return_tensors="pt",
         ).to(next(self.parameters()).device)
+
+
+def _logistic_regression(features: torch.Tensor, labels: Sequence[int], inverse_regularisation: float) -> nn.Linear:
+    """A linear layer whose softmax gives scikit-learn's multinomial logistic regression's
+    probabilities (at least two classes)."""
+    fitted = LogisticRegression(C=inverse_regularisation, max_iter=2000).fit(features.cpu().numpy(), labels)
+    weight, bias = torch.from_numpy(fitted.coef_).float(), torch.from_numpy(fitted.intercept_).float()
+    if len(fitted.classes_) == 2:  # one logit for class 1; the same softmax from two halves
+        weight, bias = torch.cat([-weight, weight]) / 2, torch.cat([-bias, bias]) / 2
+    layer = nn.Linear(weight.shape[1], weight.shape[0])
+    with torch.no_grad():
+        layer.weight.copy_(weight)
+        layer.bias.copy_(bias)
+    return layer
 
 
 def _prefixed(tensors: Dict[str, torch.Tensor], prefix: str) -> Dict[str, torch.Tensor]:

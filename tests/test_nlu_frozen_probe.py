@@ -1,0 +1,81 @@
+"""The frozen-encoder probe mixed into the intent confidences (``frozen_probe_weight``)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+from sklearn.linear_model import LogisticRegression
+
+from bot.assets import resolve_model_path
+from bot.nlu.classifier import fit
+from bot.nlu.config import ClassifierConfig
+from bot.nlu.model import IntentEmotionModel
+from bot.nlu.training import Example
+
+EXAMPLES = {
+    "greet": ["hello there", "hi, how are you", "good morning"],
+    "weather": ["will it rain tomorrow", "how hot is it outside", "is it going to snow"],
+    "transfer": ["send 50 dollars to my savings", "move money between my accounts", "transfer funds to mom"],
+}
+TEXTS = [t for texts in EXAMPLES.values() for t in texts]
+INTENTS = [i for i, texts in EXAMPLES.items() for _ in texts]
+UNSEEN = ["hey, good evening", "is it cold out today", "pay my brother 20 euros", "what is the meaning of life"]
+WEIGHT = 0.4
+
+
+def _fit(weight: float) -> IntentEmotionModel:
+    settings = ClassifierConfig(emotion_corpus=None, epochs=1, typo_correction=False, frozen_probe_weight=weight)
+    return fit([Example(t, i) for t, i in zip(TEXTS, INTENTS)], settings)
+
+
+@pytest.fixture(scope="module")
+def model() -> IntentEmotionModel:
+    return _fit(WEIGHT)
+
+
+def test_frozen_embeddings_are_the_sentence_transformers_embeddings(model):
+    """The probe sees what the bench's frozen baseline (and a user's ten lines) sees."""
+    expected = SentenceTransformer(str(resolve_model_path("all-MiniLM-L6-v2")), device="cpu").encode(UNSEEN)
+    np.testing.assert_allclose(model.frozen_embeddings(UNSEEN).numpy(), expected, atol=1e-5)
+
+
+def test_confidences_mix_the_fine_tuned_model_and_the_logistic_regression(model):
+    mixed, _ = model.predict(UNSEEN)
+    probe, model.frozen_probe = model.frozen_probe, None
+    try:
+        own, _ = model.predict(UNSEEN)
+    finally:
+        model.frozen_probe = probe
+    labels = [model.intents.index(i) for i in INTENTS]
+    regression = LogisticRegression(C=10.0, max_iter=2000).fit(model.frozen_embeddings(TEXTS).numpy(), labels)
+    expected = (1 - WEIGHT) * own.numpy() + WEIGHT * regression.predict_proba(model.frozen_embeddings(UNSEEN).numpy())
+    np.testing.assert_allclose(mixed.numpy(), expected, atol=1e-5)
+    assert not np.allclose(mixed.numpy(), own.numpy(), atol=1e-3)
+
+
+def test_the_probe_round_trips(model, tmp_path):
+    model.save_pretrained(tmp_path)
+    loaded = IntentEmotionModel.from_pretrained(tmp_path)
+    assert loaded.frozen_probe is not None
+    np.testing.assert_allclose(loaded.predict(UNSEEN)[0].numpy(), model.predict(UNSEEN)[0].numpy(), atol=1e-5)
+
+
+def test_weight_zero_fits_no_probe():
+    assert _fit(0.0).frozen_probe is None
+
+
+@pytest.mark.parametrize("weight", [1.0, -0.1, "half"])
+def test_weight_must_leave_the_fine_tuned_model_a_share(weight):
+    with pytest.raises(ValueError, match="frozen_probe_weight"):
+        ClassifierConfig(frozen_probe_weight=weight)
+
+
+def test_two_intents_work():
+    examples = [Example(t, i) for t, i in zip(TEXTS[:6], INTENTS[:6])]
+    settings = ClassifierConfig(
+        emotion_corpus=None, epochs=1, typo_correction=False, intent_confidence="softmax", frozen_probe_weight=WEIGHT
+    )
+    probabilities, _ = fit(examples, settings).predict(TEXTS[:6])
+    assert probabilities.shape == (6, 2)
+    assert torch.allclose(probabilities.sum(-1), torch.ones(6), atol=1e-5)
