@@ -10,8 +10,9 @@ with the frozen encoder's logistic regression is worth building. From the reposi
     PYTHONPATH=. python benchmarks/runs/nlu-ensemble-check/ensemble.py result_outliers_contrastive_probe.json
 
 Run 2026-12-04 for ``result.json`` (the defaults) and ``result_outliers_contrastive_probe.json``
-(synthetic outliers, contrastive loss, linear probe): output in ensemble.txt beside this file.
-The noisy split is not scored: the bench keeps no rankings for it.
+(synthetic outliers, contrastive loss, linear probe); re-run 2026-12-05 with the noisy
+column: output in ensemble.txt beside this file.
+On full data the last column is the noisy split's accuracy drop (points) at the same threshold.
 """
 import json
 import sys
@@ -43,12 +44,16 @@ def main(ours_file: str) -> None:
         ours = json.load(open(f"benchmarks/runs/nlu-full/{scenario}/ours/{ours_file}"))["rankings"]
         frozen = json.load(open(f"benchmarks/runs/nlu-full/{scenario}/frozen/result.json"))["rankings"]
         for alpha in ALPHAS:
-            predictions = {name: mix(ours[name], frozen[name], alpha) for name in ("val", "test")}
+            predictions = {name: mix(ours[name], frozen[name], alpha) for name in gold}
             threshold = metrics.calibrate_threshold(gold["val"], predictions["val"])
             val = metrics.intent_metrics(gold["val"], metrics.with_threshold(predictions["val"], threshold))
             test = metrics.intent_metrics(gold["test"], metrics.with_threshold(predictions["test"], threshold))
+            drop = ""
+            if "noisy" in gold:
+                noisy = metrics.intent_metrics(gold["noisy"], metrics.with_threshold(predictions["noisy"], threshold))
+                drop = f" {100 * (test['accuracy'] - noisy['accuracy']):.2f} |"
             print(f"| {scenario} | {ours_file} | {alpha} | {val['macro_f1']:.4f} | {test['accuracy']:.4f} | "
-                  f"{test['macro_f1']:.4f} | {test['oos_recall']:.3f} | {threshold:.3f} |")
+                  f"{test['macro_f1']:.4f} | {test['oos_recall']:.3f} | {threshold:.3f} |{drop}")
 
 
 if __name__ == "__main__":
