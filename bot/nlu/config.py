@@ -72,11 +72,11 @@ class ClassifierConfig:
         default=0.1, metadata={"help": "Contrastive loss: temperature of the softmax over cosine similarities."}
     )
     frozen_probe_weight: float = field(
-        default=0.0,
+        default=0.3,
         metadata={"help": "Share of the intent confidences taken from a logistic regression on the untuned base "
                           "encoder's sentence embeddings (the frozen-encoder baseline); the rest comes from the "
                           "fine-tuned model. The two err on different messages, so the mixture beats both (see the "
-                          "README); it costs one more encoder pass per message. 0: off."},
+                          "README); it costs one more pass through the base encoder per message. 0: off."},
     )
     intent_confidence: str = field(
         default=PROTOTYPE,
