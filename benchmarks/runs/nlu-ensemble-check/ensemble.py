@@ -9,7 +9,8 @@ with the frozen encoder's logistic regression is worth building. From the reposi
 
     PYTHONPATH=. python benchmarks/runs/nlu-ensemble-check/ensemble.py result_outliers_contrastive_probe.json
 
-Run 2026-12-04 for ``result.json`` (the defaults) and ``result_outliers_contrastive_probe.json``
+Run 2026-12-04 for ``result.json`` (then the defaults; renamed ``result_no_frozen_probe.json``
+when the frozen probe became the default) and ``result_outliers_contrastive_probe.json``
 (synthetic outliers, contrastive loss, linear probe); re-run 2026-12-05 with the noisy
 column: output in ensemble.txt beside this file.
 On full data the last column is the noisy split's accuracy drop (points) at the same threshold.
