@@ -34,9 +34,14 @@ def own_and_frozen(model, texts):
 
 def score(intents, gold, own, frozen, probe, weight):
     mixed = {n: (1 - weight) * own[n] + weight * probe(frozen[n]).softmax(-1) for n in gold}
+    return score_confidences(intents, gold, mixed)
+
+
+def score_confidences(intents, gold, probabilities):
+    """Test metrics, noisy drop (points) and threshold, as the bench scores a side."""
     predictions = {}
-    for name, probabilities in mixed.items():
-        confidence, best = probabilities.max(-1)
+    for name, p in probabilities.items():
+        confidence, best = p.max(-1)
         predictions[name] = [(intents[i], c) for i, c in zip(best.tolist(), confidence.tolist())]
     threshold = metrics.calibrate_threshold(gold["val"], predictions["val"])
     test = metrics.intent_metrics(gold["test"], metrics.with_threshold(predictions["test"], threshold))
