@@ -56,6 +56,12 @@ def load_base_encoder(base_model: str) -> nn.Module:
         return copy.deepcopy(_pristine_encoder(path))
 
 
+def _encode(encoder: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """An encoder's mean-pooled sentence embedding."""
+    hidden = encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+    return mean_pool(hidden, attention_mask)
+
+
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Sentence embedding as all-MiniLM-L6-v2 was trained to give it."""
     weights = mask.unsqueeze(-1).to(hidden.dtype)
@@ -167,8 +173,7 @@ class IntentEmotionModel(nn.Module):
 
     def embed(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """The mean-pooled sentence embedding both heads read."""
-        hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return mean_pool(hidden, attention_mask)
+        return _encode(self.encoder, input_ids, attention_mask)
 
     def forward(
         self, input_ids: torch.Tensor, attention_mask: torch.Tensor
@@ -245,12 +250,7 @@ class IntentEmotionModel(nn.Module):
         The base encoder is the one already in memory for ``load_base_encoder``: no
         second copy of the weights, one more forward pass per message."""
         encoder = _pristine_encoder(str(resolve_model_path(self.config.base_model)))
-        rows = []
-        for start in range(0, len(texts), batch_size):
-            batch = self.tokenize(texts[start : start + batch_size]).to(encoder.device)
-            hidden = encoder(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-            rows.append(nn.functional.normalize(mean_pool(hidden, batch["attention_mask"]), dim=-1))
-        return torch.cat(rows).cpu()
+        return nn.functional.normalize(self._pooled(encoder, texts, batch_size), dim=-1).cpu()
 
     @torch.inference_mode()
     def _mean_embeddings(self, texts: Sequence[str], intents: Sequence[str], batch_size: int = 64) -> torch.Tensor:
@@ -325,8 +325,7 @@ class IntentEmotionModel(nn.Module):
         probe, ``frozen_probe_weight`` of every confidence is its probability instead. With
         a typo corrector the texts are corrected first (``bot.nlu.typos``).
         """
-        if self.typo_corrector is not None:
-            texts = [self.typo_corrector.correct(text) for text in texts]
+        texts = self._corrected(texts)
         pooled = self.sentence_embeddings(texts, correct_typos=False, batch_size=batch_size)
         probabilities = self.intent_head(pooled).softmax(-1)
         if self.config.intent_confidence == PROTOTYPE and self.intent_prototypes is not None:
@@ -346,10 +345,21 @@ class IntentEmotionModel(nn.Module):
         False (the training examples, which the corrector learned its words from).
         """
         self.eval()
-        if correct_typos and self.typo_corrector is not None:
-            texts = [self.typo_corrector.correct(text) for text in texts]
-        batches = (self.tokenize(texts[start : start + batch_size]) for start in range(0, len(texts), batch_size))
-        return torch.cat([self.embed(batch["input_ids"], batch["attention_mask"]) for batch in batches])
+        return self._pooled(self.encoder, self._corrected(texts) if correct_typos else texts, batch_size)
+
+    def _corrected(self, texts: Sequence[str]) -> Sequence[str]:
+        """The texts after typo correction, or as they are without a corrector."""
+        if self.typo_corrector is None:
+            return texts
+        return [self.typo_corrector.correct(text) for text in texts]
+
+    def _pooled(self, encoder: nn.Module, texts: Sequence[str], batch_size: int) -> torch.Tensor:
+        """Mean-pooled embeddings of ``texts`` from ``encoder`` (the adapted one or the base), in batches."""
+        rows = []
+        for start in range(0, len(texts), batch_size):
+            batch = self.tokenize(texts[start : start + batch_size]).to(encoder.device)
+            rows.append(_encode(encoder, batch["input_ids"], batch["attention_mask"]))
+        return torch.cat(rows)
 
     def prototype_similarity(self, pooled: torch.Tensor) -> torch.Tensor:
         """Per embedding, its cosine similarity to the nearest intent prototype, in [0, 1]."""
