@@ -35,10 +35,11 @@ _base_lock = threading.Lock()
 
 
 @lru_cache(maxsize=4)
-def _pristine_encoder(path: str) -> nn.Module:
-    # fp32 whatever dtype the checkpoint was saved in: transformers 5 keeps the stored
-    # dtype, and fp16 weights would meet our fp32 heads.
-    return AutoModel.from_pretrained(path, dtype=torch.float32).eval()
+def _pristine_encoder(base_model: str) -> nn.Module:
+    # Keyed by name like the tokenizer, so the frozen probe's pass on every message does
+    # not resolve the asset again. fp32 whatever dtype the checkpoint was saved in:
+    # transformers 5 keeps the stored dtype, and fp16 weights would meet our fp32 heads.
+    return AutoModel.from_pretrained(str(resolve_model_path(base_model)), dtype=torch.float32).eval()
 
 
 @lru_cache(maxsize=4)
@@ -51,9 +52,8 @@ def load_base_encoder(base_model: str) -> nn.Module:
 
     Each adapted model gets its own copy because peft injects adapters in place.
     """
-    path = str(resolve_model_path(base_model))
     with _base_lock:
-        return copy.deepcopy(_pristine_encoder(path))
+        return copy.deepcopy(_pristine_encoder(base_model))
 
 
 def _encode(encoder: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -249,7 +249,7 @@ class IntentEmotionModel(nn.Module):
 
         The base encoder is the one already in memory for ``load_base_encoder``: no
         second copy of the weights, one more forward pass per message."""
-        encoder = _pristine_encoder(str(resolve_model_path(self.config.base_model)))
+        encoder = _pristine_encoder(self.config.base_model)
         return nn.functional.normalize(self._pooled(encoder, texts, batch_size), dim=-1).cpu()
 
     @torch.inference_mode()
