@@ -85,8 +85,9 @@ class ClassifierConfig:
     )
     typo_correction: bool = field(
         default=True,
-        metadata={"help": "Before classifying, replace words that are neither English nor in the training data "
-                          "by the nearest training-data word (1-2 edits); the message text itself is unchanged."},
+        metadata={"help": "Before classifying, replace each word that is neither in the training data nor common "
+                          "English by its most probable intended word within 1-2 edits (keyboard-aware typing cost, "
+                          "word frequency, training-data word bigrams); the message text itself is unchanged."},
     )
     emotion_corpus: Optional[str] = field(
         default="goemotions-ekman",

@@ -10,14 +10,14 @@ import string
 
 # Neighbours on a QWERTY keyboard, for the typos people actually make.
 _ROWS = ["qwertyuiop", "asdfghjkl", "zxcvbnm"]
-_NEIGHBOURS = {}
+KEYBOARD_NEIGHBOURS = {}
 for r, row in enumerate(_ROWS):
     for c, key in enumerate(row):
         near = {row[i] for i in (c - 1, c + 1) if 0 <= i < len(row)}
         for other in (r - 1, r + 1):
             if 0 <= other < len(_ROWS):
                 near |= {_ROWS[other][i] for i in (c - 1, c, c + 1) if 0 <= i < len(_ROWS[other])}
-        _NEIGHBOURS[key] = sorted(near)
+        KEYBOARD_NEIGHBOURS[key] = sorted(near)
 
 
 def corrupt(text: str, rng: random.Random, char_rate: float = 0.05) -> str:
@@ -37,8 +37,8 @@ def corrupt(text: str, rng: random.Random, char_rate: float = 0.05) -> str:
                 out += [chars[i + 1], ch]
                 i += 2
                 continue
-            if kind == "neighbour" and ch.lower() in _NEIGHBOURS:
-                out.append(rng.choice(_NEIGHBOURS[ch.lower()]))
+            if kind == "neighbour" and ch.lower() in KEYBOARD_NEIGHBOURS:
+                out.append(rng.choice(KEYBOARD_NEIGHBOURS[ch.lower()]))
             i += 1  # "drop", or the mistyped key replaced it
             continue
         out.append(ch)
