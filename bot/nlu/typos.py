@@ -28,7 +28,7 @@ import math
 import re
 from collections import Counter
 from pathlib import Path
-from typing import Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
+from typing import Dict, FrozenSet, Iterable, Mapping, Optional, Tuple
 
 from symspellpy import SymSpell, Verbosity
 

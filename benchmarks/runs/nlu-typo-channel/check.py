@@ -17,7 +17,6 @@ From the repository root:
 
 MODEL_DIR: the LoraIntentEmotionClassifier folder unpacked from the bench's model tar.gz.
 """
-import random
 import sys
 from pathlib import Path
 
@@ -29,7 +28,6 @@ import previous_typos  # noqa: E402
 from bot.bench import clinc, metrics  # noqa: E402
 from bot.bench.nlu import evaluation_sets  # noqa: E402
 from bot.nlu.model import IntentEmotionModel  # noqa: E402
-from bot.nlu.noise import corrupt  # noqa: E402
 from bot.nlu.typos import WORD, TypoCorrector  # noqa: E402
 
 CORRECTORS = {
@@ -37,11 +35,6 @@ CORRECTORS = {
     "noisy channel, no word bigrams": lambda texts: TypoCorrector(TypoCorrector.from_texts(texts).vocabulary),
     "noisy channel (current default)": TypoCorrector.from_texts,
 }
-
-
-def corrupted(rows, seed=7):
-    rng = random.Random(seed)
-    return [(corrupt(text, rng), intent) for text, intent in rows]
 
 
 def word_scores(correct, clean_rows, noisy_rows):
@@ -84,7 +77,7 @@ if __name__ == "__main__":
     splits = clinc.load_clinc(None)
     training = [text for text, _ in splits.train]
     evals = evaluation_sets(splits, "clinc150_full")
-    evals["val_noisy"] = corrupted(splits.val)
+    evals["val_noisy"] = clinc.noisy(splits.val, seed=7)
     correctors = {name: build(training) for name, build in CORRECTORS.items()}
 
     print("| corrector | misspelt words restored | correct words changed | messages fully restored |")
