@@ -52,6 +52,7 @@ from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.exceptions import InvalidConfigException
 
 from bot.assets import AssetError
+from bot.code_fingerprint import package_fingerprint
 from bot.generation.config import ConfigError, GeneratorConfig
 from bot.generation.corpus import Example
 from bot.generation.generator import Reply, ReplyGenerator
@@ -136,13 +137,15 @@ class GenerativeResponsePolicy(Policy):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
-        """The cached corpus adapter is built from files outside the graph (the corpus,
-        the skill material, the base weights), so Rasa cannot see them change: its
-        fingerprint joins ours, and a new corpus adapter retrains this policy."""
+        """What Rasa cannot see change: the code in ``bot.generation`` this policy
+        delegates to (Rasa fingerprints only this class's source), and the cached corpus
+        adapter, built from files outside the graph (the corpus, the skill material, the
+        base weights). Either retrains this policy."""
         try:
-            return corpus_fingerprint(GeneratorConfig.from_dict(config))
+            adapter = corpus_fingerprint(GeneratorConfig.from_dict(config))
         except (AssetError, ConfigError, FileNotFoundError, ValueError):
-            return None  # __init__ reports a bad setting with a clear error
+            adapter = None  # __init__ reports a bad setting with a clear error
+        return f"{package_fingerprint('bot.generation')}:{adapter}"
 
     @staticmethod
     def supported_data() -> SupportedData:

@@ -33,6 +33,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.assets import AssetError
+from bot.code_fingerprint import package_fingerprint
 from bot.nlu import EMOTIONS
 from bot.nlu.classifier import Prediction, fit, predict
 from bot.nlu.config import ClassifierConfig, ConfigError
@@ -91,13 +92,15 @@ class LoraIntentEmotionClassifier(IntentClassifier, GraphComponent):
 
     @classmethod
     def fingerprint_addon(cls, config: Dict[Text, Any]) -> Optional[Text]:
-        """The emotion corpus is read from disk, not given by the graph, so Rasa cannot
-        see it change: the cached pre-training's fingerprint (corpus file, base model,
-        settings) joins ours, and a changed corpus retrains this component."""
+        """What Rasa cannot see change: the code in ``bot.nlu`` this class delegates to
+        (Rasa fingerprints only this class's source), and the emotion corpus, read from
+        disk rather than given by the graph (the cached pre-training's fingerprint:
+        corpus file, base model, settings). Either retrains this component."""
         try:
-            return pretraining_fingerprint(ClassifierConfig.from_dict(config))
+            pretraining = pretraining_fingerprint(ClassifierConfig.from_dict(config))
         except (AssetError, ConfigError, FileNotFoundError):
-            return None  # train() reports a bad setting with a clear error
+            pretraining = None  # train() reports a bad setting with a clear error
+        return f"{package_fingerprint('bot.nlu')}:{pretraining}"
 
     def train(self, training_data: TrainingData) -> Resource:
         examples = [_to_example(m) for m in training_data.intent_examples]

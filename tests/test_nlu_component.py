@@ -223,7 +223,7 @@ def test_a_changed_emotion_corpus_changes_the_rasa_fingerprint(tmp_path):
     before = LoraIntentEmotionClassifier.fingerprint_addon(config)
     (corpus / "train.tsv").write_text("what a lovely day\t3\tid1\nso scared\t2\tid2\n")
     assert before is not None and LoraIntentEmotionClassifier.fingerprint_addon(config) != before
-    assert LoraIntentEmotionClassifier.fingerprint_addon({**TINY, "emotion_corpus": None}) is None
+    assert LoraIntentEmotionClassifier.fingerprint_addon({**TINY, "emotion_corpus": None}) not in (None, before)
     # Settings that act after the pre-training keep its cache.
     after = LoraIntentEmotionClassifier.fingerprint_addon(config)
     for setting in [{"typo_correction": False}, {"intent_confidence": "softmax"}, {"epochs": 2}]:
