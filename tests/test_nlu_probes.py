@@ -1,5 +1,6 @@
-"""Logistic regressions on the untuned encoder's embeddings: the linear-probe start of the
-linear intent head (LP-FT, ``linear_probe``) and the frozen probe mixed into the intent
+"""Logistic regressions on the encoder's embeddings: the linear-probe start of the
+linear intent head (LP-FT, ``linear_probe``), its refit after fine-tuning
+(``refit_intent_head``) and the frozen probe mixed into the intent
 confidences (``frozen_probe_weight``)."""
 from __future__ import annotations
 
@@ -29,14 +30,21 @@ def _model(intents) -> IntentEmotionModel:
     return IntentEmotionModel.create(sorted(set(intents)), EMOTIONS, ClassifierConfig(emotion_corpus=None))
 
 
+def _head_and_regression(model: IntentEmotionModel, texts, intents, inverse_regularisation: float):
+    """The intent head's probabilities on the model's embeddings of ``texts``, and those of
+    scikit-learn's logistic regression fitted on the same embeddings."""
+    features = model.sentence_embeddings(texts, correct_typos=False).numpy()
+    labels = [model.intents.index(i) for i in intents]
+    regression = LogisticRegression(C=inverse_regularisation, max_iter=2000).fit(features, labels)
+    with torch.no_grad():
+        probabilities = model.intent_head(torch.from_numpy(features)).softmax(-1).numpy()
+    return probabilities, regression.predict_proba(features)
+
+
 def test_the_probed_head_gives_the_logistic_regressions_probabilities():
     model = _model(INTENTS)
     model.fit_linear_probe(TEXTS, INTENTS)
-    features = model.sentence_embeddings(TEXTS, correct_typos=False).numpy()
-    labels = [model.intents.index(i) for i in INTENTS]
-    expected = LogisticRegression(C=10.0, max_iter=2000).fit(features, labels).predict_proba(features)
-    with torch.no_grad():
-        probabilities = model.intent_head(torch.from_numpy(features)).softmax(-1).numpy()
+    probabilities, expected = _head_and_regression(model, TEXTS, INTENTS, 10.0)
     np.testing.assert_allclose(probabilities, expected, atol=1e-5)
     assert [model.intents[i] for i in probabilities.argmax(-1)] == INTENTS
 
@@ -45,11 +53,7 @@ def test_two_intents_get_the_binary_regressions_probabilities():
     texts, intents = TEXTS[:6], INTENTS[:6]
     model = _model(intents)
     model.fit_linear_probe(texts, intents)
-    features = model.sentence_embeddings(texts, correct_typos=False).numpy()
-    expected = LogisticRegression(C=10.0, max_iter=2000).fit(features, [model.intents.index(i) for i in intents])
-    with torch.no_grad():
-        probabilities = model.intent_head(torch.from_numpy(features)).softmax(-1).numpy()
-    np.testing.assert_allclose(probabilities, expected.predict_proba(features), atol=1e-5)
+    np.testing.assert_allclose(*_head_and_regression(model, texts, intents, 10.0), atol=1e-5)
 
 
 def test_one_intent_leaves_the_head_alone():
@@ -69,6 +73,23 @@ def test_fit_with_the_probe_learns_its_examples():
 def test_the_cosine_head_refuses_the_probe():
     with pytest.raises(ValueError, match="linear_probe"):
         ClassifierConfig(intent_head="cosine", linear_probe=True)
+
+
+def test_the_refitted_head_is_the_regression_on_the_tuned_embeddings():
+    examples = [Example(t, i) for t, i in zip(TEXTS, INTENTS)]
+    config = ClassifierConfig(emotion_corpus=None, epochs=1, refit_intent_head=0.02, typo_correction=False)
+    model = fit(examples, config)
+    probabilities, expected = _head_and_regression(model, TEXTS, INTENTS, 0.02)
+    np.testing.assert_allclose(probabilities, expected, atol=1e-5)
+    # Strong regularisation: less sure than a head trained to near-zero loss, still right.
+    assert probabilities.max(-1).max() < 0.9
+    assert [model.intents[i] for i in probabilities.argmax(-1)] == INTENTS
+
+
+@pytest.mark.parametrize("settings", [{"refit_intent_head": -1.0}, {"refit_intent_head": 0.02, "intent_head": "cosine"}])
+def test_bad_refit_settings_are_refused(settings):
+    with pytest.raises(ValueError, match="refit_intent_head"):
+        ClassifierConfig(**settings)
 
 
 # The frozen probe

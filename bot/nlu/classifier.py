@@ -47,6 +47,8 @@ def fit(examples: Sequence[Example], config: ClassifierConfig) -> IntentEmotionM
         noise_augmentation=config.noise_augmentation,
         desc="Fine-tuning intents and emotions",
     )
+    if config.refit_intent_head:
+        model.fit_linear_probe(texts, labels, inverse_regularisation=config.refit_intent_head)
     if config.intent_confidence == PROTOTYPE:
         model.fit_prototypes(texts, labels)
     if config.frozen_probe_weight:

@@ -28,7 +28,7 @@ COMPLETE_MARKER = ".complete"
 SETTINGS_AFTER_PRETRAINING = (
     "epochs", "noise_augmentation", "emotion_replay", "emotion_loss_weight", "intent_confidence", "typo_correction",
     "intent_head", "cosine_scale", "cosine_margin", "synthetic_outliers", "contrastive_weight",
-    "contrastive_temperature", "linear_probe",
+    "contrastive_temperature", "linear_probe", "refit_intent_head", "frozen_probe_weight",
 )
 
 

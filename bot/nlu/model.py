@@ -223,9 +223,13 @@ class IntentEmotionModel(nn.Module):
 
     def fit_linear_probe(self, texts: Sequence[str], intents: Sequence[str], inverse_regularisation: float = 10.0) -> None:
         """Set a linear head to a logistic regression fitted on the current encoder's
-        embeddings (multinomial, as the softmax reads it). Fine-tuning from a random head
-        first spends its large early gradients bending the encoder towards that head;
-        from a fitted one it starts at the frozen-encoder baseline (LP-FT, Kumar et al., 2022)."""
+        embeddings (multinomial, as the softmax reads it).
+
+        Before fine-tuning (``linear_probe``): fine-tuning from a random head first spends
+        its large early gradients bending the encoder towards that head; from a fitted one
+        it starts at the frozen-encoder baseline (LP-FT, Kumar et al., 2022). After it
+        (``refit_intent_head``): a regularised head on the tuned features, less sure of
+        itself away from the training examples than the head trained to near-zero loss."""
         if len(self.intents) < 2:
             return  # one intent: the softmax is 1 whatever the head says
         features = self.sentence_embeddings(texts, correct_typos=False)
