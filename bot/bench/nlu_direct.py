@@ -40,7 +40,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         model.save_pretrained(args.save)
     predictions = {name: _top_intents(model, [text for text, _ in rows]) for name, rows in evals.items()}
     gold = {name: [intent for _, intent in rows] for name, rows in evals.items()}
-    result = {"scenario": args.scenario, "settings": settings, "train_s": train_s, "metrics": _metrics(gold, predictions), "predictions": predictions}
+    result = {"scenario": args.scenario, "settings": settings, "train_s": train_s, "metrics": scenario_metrics(gold, predictions), "predictions": predictions}
     print(json.dumps(result["metrics"], indent=2))
     with open(args.out, "w") as out:
         json.dump(result, out)
@@ -53,7 +53,7 @@ def _top_intents(model, texts: List[str]) -> List[List]:
     return [[model.intents[i], c] for i, c in zip(best.tolist(), confidence.tolist())]
 
 
-def _metrics(gold: Dict[str, List[str]], predictions: Dict[str, List[List]]) -> Dict[str, float]:
+def scenario_metrics(gold: Dict[str, List[str]], predictions: Dict[str, List[List]]) -> Dict[str, float]:
     """As the bench scores a side: at the validation-calibrated threshold, raw, and noisy drop."""
     scored = metrics.operating_point(gold, predictions)
     if "noisy" in predictions:

@@ -10,11 +10,14 @@ Run on 2026-12-05 (Intel Xeon, 2 cores) on the two models nlu_direct saved with 
 85be9b1: clinc150_full.txt and clinc150_10shot.txt here.
 """
 import sys
-import numpy as np, torch
-from torch import nn
+
+import numpy as np
+import torch
 from sklearn.linear_model import LogisticRegression
+
 from bot.bench import clinc, metrics
-from bot.bench.nlu import training_rows, evaluation_sets
+from bot.bench.nlu import evaluation_sets, training_rows
+from bot.bench.nlu_direct import scenario_metrics
 from bot.nlu.model import IntentEmotionModel
 
 torch.set_num_threads(2)
@@ -24,34 +27,34 @@ Cs = [float(c) for c in sys.argv[3:]]
 splits = clinc.load_clinc()
 rows = {"train": training_rows(splits, scenario), **evaluation_sets(splits, scenario)}
 gold = {k: [i for _, i in r] for k, r in rows.items()}
-texts = {k: [t for t, _ in r] for k, r in rows.items()}
-cor = {k: (v if k == "train" else list(model._corrected(v))) for k, v in texts.items()}
 evals = [k for k in rows if k != "train"]
+# Corrected like predict() corrects; the training examples are not (the corrector learnt from them).
+texts = {k: [t for t, _ in r] if k == "train" else list(model._corrected([t for t, _ in r])) for k, r in rows.items()}
+# The embeddings are computed once; each candidate head only reads them.
 with torch.inference_mode():
-    ft = {k: model.sentence_embeddings(v, correct_typos=False) for k, v in cor.items()}
-    fr = {k: model.frozen_embeddings(v) for k in evals for v in [cor[k]]}
-    p_head = {k: model.intent_head(ft[k]).softmax(-1).numpy() for k in evals}
-    p_fr = {k: model.frozen_probe(fr[k]).softmax(-1).numpy() for k in evals}
-intents = model.intents
-ytr = np.array([intents.index(i) for i in gold["train"]])
-unit = {k: nn.functional.normalize(v, dim=-1).numpy() for k, v in ft.items()}
-proto = model.intent_prototypes.numpy()
-psim = {k: np.clip((unit[k] @ proto.T).max(1, keepdims=True), 0, 1) for k in evals}
+    tuned = {k: model.sentence_embeddings(v, correct_typos=False) for k, v in texts.items()}
+    similarity = {k: model.prototype_similarity(tuned[k]).unsqueeze(-1).numpy() for k in evals}
+    frozen = {k: model.frozen_probe(model.frozen_embeddings(texts[k])).softmax(-1).numpy() for k in evals}
+    trained = {k: model.intent_head(tuned[k]).softmax(-1).numpy() for k in evals}
+labels = np.array([model.intents.index(i) for i in gold["train"]])
+weight = model.config.frozen_probe_weight
 print("embedded", flush=True)
 
-def score(p_intent):
-    p = {k: 0.7 * p_intent[k] * psim[k] + 0.3 * p_fr[k] for k in evals}
-    preds = {k: [(intents[b], float(p[k][i, b])) for i, b in enumerate(p[k].argmax(1))] for k in evals}
-    r = metrics.operating_point({k: gold[k] for k in ("val", "test")}, {k: preds[k] for k in ("val", "test")})
+
+def score(head_probabilities):
+    """Confidences as ``IntentEmotionModel.predict`` forms them, scored as nlu_direct scores them."""
+    p = {k: (1 - weight) * head_probabilities[k] * similarity[k] + weight * frozen[k] for k in evals}
+    preds = {k: [(model.intents[b], float(p[k][i, b])) for i, b in enumerate(p[k].argmax(1))] for k in evals}
+    r = scenario_metrics(gold, preds)
     val = metrics.intent_metrics(gold["val"], metrics.with_threshold(preds["val"], r["threshold"]))["macro_f1"]
     out = f"val {val:.4f} | test acc {r['accuracy']:.4f} f1 {r['macro_f1']:.4f} oos {r['oos_recall']:.3f} thr {r['threshold']:.3f} | raw {r['accuracy_no_threshold']:.4f}/{r['macro_f1_no_threshold']:.4f}"
-    if "noisy" in preds:
-        n = metrics.intent_metrics(gold["noisy"], metrics.with_threshold(preds["noisy"], r["threshold"]))
-        out += f" | noisy drop {100 * (r['accuracy'] - n['accuracy']):.2f}"
-    low = np.mean([c < 0.3 for (i, c), g in zip(preds["test"], gold["test"]) if i == g and g != "out_of_scope"])
+    if "noisy_accuracy_drop" in r:
+        out += f" | noisy drop {100 * r['noisy_accuracy_drop']:.2f}"
+    low = np.mean([c < 0.3 for (i, c), g in zip(preds["test"], gold["test"]) if i == g and g != clinc.OOS])
     return out + f" | correct in-scope below 0.3: {100 * low:.1f}%"
 
-print("trained head", score(p_head), flush=True)
+
+print("trained head", score(trained), flush=True)
 for C in Cs:
-    clf = LogisticRegression(C=C, max_iter=3000).fit(ft["train"].numpy(), ytr)
-    print("refit C", C, score({k: clf.predict_proba(ft[k].numpy()) for k in evals}), flush=True)
+    refit = LogisticRegression(C=C, max_iter=3000).fit(tuned["train"].numpy(), labels)
+    print("refit C", C, score({k: refit.predict_proba(tuned[k].numpy()) for k in evals}), flush=True)
