@@ -7,7 +7,11 @@ scored like the bench (threshold calibrated on validation). From the repository 
     PYTHONPATH=. python benchmarks/runs/nlu-refit-head/refit.py DIR clinc150_10shot 0.01 0.02 0.05
 
 Run on 2026-12-05 (Intel Xeon, 2 cores) on the two models nlu_direct saved with the defaults at
-85be9b1: clinc150_full.txt and clinc150_10shot.txt here.
+85be9b1: clinc150_full.txt and clinc150_10shot.txt here. And on the best opt-in 10-shot
+combination (``--set synthetic_outliers=1.0 contrastive_weight=1.0 contrastive_temperature=0.05
+linear_probe=true learning_rate=5e-4``, same machine, 2026-12-05, its predictions in
+../nlu-direct/clinc150_10shot_synthetic_outliers_contrastive_linear_probe_lr5e-4_cpu.json):
+clinc150_10shot_best_combination.txt.
 """
 import sys
 
