@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from typing import List, Sequence, Tuple
 
 from bot.nlu import EMOTIONS
-from bot.nlu.config import COSINE, PROTOTYPE, ClassifierConfig
+from bot.nlu.config import COSINE, LINEAR, PROTOTYPE, ClassifierConfig
 from bot.nlu.emotion_corpus import corpus_sample, pretrained_emotion_model
 from bot.nlu.model import IntentEmotionModel
 from bot.nlu.training import Example, seed_everything, train
@@ -47,7 +47,7 @@ def fit(examples: Sequence[Example], config: ClassifierConfig) -> IntentEmotionM
         noise_augmentation=config.noise_augmentation,
         desc="Fine-tuning intents and emotions",
     )
-    if config.refit_intent_head:
+    if config.refit_intent_head and config.intent_head == LINEAR:
         model.fit_linear_probe(texts, labels, inverse_regularisation=config.refit_intent_head)
     if config.intent_confidence == PROTOTYPE:
         model.fit_prototypes(texts, labels)

@@ -52,13 +52,14 @@ class ClassifierConfig:
                           "head and bends the pre-trained features less (LP-FT, Kumar et al., ICLR 2022)."},
     )
     refit_intent_head: float = field(
-        default=0.0,
+        default=0.02,
         metadata={"help": "Linear head: after fine-tuning, replace the trained head by a logistic regression with this "
                           "inverse regularisation strength C, fitted on the tuned encoder's embeddings of the training "
-                          "examples. The trained head ends near zero loss and is sure of itself everywhere; a strongly "
-                          "regularised one (C about 0.02) leaves messages unlike every intent with low confidence "
-                          "(better out-of-scope detection with few examples per intent, see the README), and lowers "
-                          "all confidences, so lower a FallbackClassifier threshold with it. 0: keep the trained head."},
+                          "examples. The trained head ends near zero loss and is sure of itself everywhere; the "
+                          "regularised one leaves messages unlike every intent with lower confidence (better "
+                          "out-of-scope detection, most with few examples per intent; see the README). Smaller C "
+                          "lowers every confidence: mind a FallbackClassifier threshold. 0: keep the trained head. "
+                          "The cosine head keeps its trained head."},
     )
     cosine_scale: float = field(default=30.0, metadata={"help": "Cosine head: logits are scale x cosine."})
     cosine_margin: float = field(
@@ -131,11 +132,6 @@ class ClassifierConfig:
             "false with the cosine intent head (which starts from the intents' mean embeddings instead)",
         )
         _require(lambda: self.refit_intent_head >= 0, "refit_intent_head", "a float >= 0")
-        _require(
-            lambda: not self.refit_intent_head or self.intent_head == LINEAR,
-            "refit_intent_head",
-            "0 with the cosine intent head (a logistic regression is a linear head)",
-        )
         _require(lambda: self.cosine_scale > 0, "cosine_scale", "a float > 0")
         _require(lambda: 0 <= self.cosine_margin < 1, "cosine_margin", "a float in [0, 1)")
         _require(lambda: self.synthetic_outliers >= 0, "synthetic_outliers", "a float >= 0")
