@@ -6,7 +6,8 @@ data/nlu.yml) parsed by each trained Rasa model given. From the repository root:
 
 Run on 2026-12-05 (Intel Xeon, 2 cores) on the reference assistant trained by ``rasa train`` with
 ``refit_intent_head: 0.02`` added to config.yml, before it became the default (``rasa test`` of
-the same model: 13/13 stories, 82/82 actions); output in reference_confidence.txt.
+the same model: 13/13 stories, 82/82 actions), and on the model CI trained once it was the default
+(identical); output in reference_confidence.txt.
 """
 import asyncio
 import re
