@@ -85,6 +85,11 @@ def test_by_default_the_head_is_refitted_as_the_regression_on_the_tuned_embeddin
     # Strong regularisation: less sure than a head trained to near-zero loss, still right.
     assert probabilities.max(-1).max() < 0.9
     assert [model.intents[i] for i in probabilities.argmax(-1)] == INTENTS
+    # fit() embeds the examples once for the refit and the prototypes; the prototypes are
+    # what fitting them on their own gives.
+    prototypes = model.intent_prototypes.clone()
+    model.fit_prototypes(TEXTS, INTENTS)
+    torch.testing.assert_close(model.intent_prototypes, prototypes)
 
 
 def test_a_negative_refit_strength_is_refused():

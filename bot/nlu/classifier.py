@@ -47,10 +47,14 @@ def fit(examples: Sequence[Example], config: ClassifierConfig) -> IntentEmotionM
         noise_augmentation=config.noise_augmentation,
         desc="Fine-tuning intents and emotions",
     )
-    if config.refit_intent_head and config.intent_head == LINEAR:
-        model.fit_linear_probe(texts, labels, inverse_regularisation=config.refit_intent_head)
-    if config.intent_confidence == PROTOTYPE:
-        model.fit_prototypes(texts, labels)
+    refit = config.refit_intent_head and config.intent_head == LINEAR
+    prototypes = config.intent_confidence == PROTOTYPE
+    # Both read the tuned encoder's embeddings of the training examples: compute them once.
+    tuned = model.sentence_embeddings(texts, correct_typos=False) if refit or prototypes else None
+    if refit:
+        model.fit_linear_probe(texts, labels, inverse_regularisation=config.refit_intent_head, embeddings=tuned)
+    if prototypes:
+        model.fit_prototypes(texts, labels, embeddings=tuned)
     if config.frozen_probe_weight:
         model.fit_frozen_probe(texts, labels)
     if config.typo_correction:

@@ -210,9 +210,12 @@ class IntentEmotionModel(nn.Module):
         mixed = share * pooled[first[keep]] + (1 - share) * pooled[second[keep]]
         return -self.intent_head(mixed).log_softmax(-1).mean()
 
-    def fit_prototypes(self, texts: Sequence[str], intents: Sequence[str]) -> None:
-        """Store each intent's prototype: the normalised mean embedding of its examples."""
-        self.intent_prototypes = self._mean_embeddings(texts, intents)
+    def fit_prototypes(
+        self, texts: Sequence[str], intents: Sequence[str], embeddings: Optional[torch.Tensor] = None
+    ) -> None:
+        """Store each intent's prototype: the normalised mean embedding of its examples
+        (``embeddings``: the current encoder's embeddings of ``texts``, if already computed)."""
+        self.intent_prototypes = self._mean_embeddings(texts, intents, embeddings)
 
     def imprint_intent_head(self, texts: Sequence[str], intents: Sequence[str]) -> None:
         """Start a cosine head at the intents' mean embeddings rather than at random:
@@ -221,7 +224,13 @@ class IntentEmotionModel(nn.Module):
         with torch.no_grad():
             self.intent_head.weight.copy_(self._mean_embeddings(texts, intents))
 
-    def fit_linear_probe(self, texts: Sequence[str], intents: Sequence[str], inverse_regularisation: float = 10.0) -> None:
+    def fit_linear_probe(
+        self,
+        texts: Sequence[str],
+        intents: Sequence[str],
+        inverse_regularisation: float = 10.0,
+        embeddings: Optional[torch.Tensor] = None,
+    ) -> None:
         """Set a linear head to a logistic regression fitted on the current encoder's
         embeddings (multinomial, as the softmax reads it).
 
@@ -229,10 +238,11 @@ class IntentEmotionModel(nn.Module):
         its large early gradients bending the encoder towards that head; from a fitted one
         it starts at the frozen-encoder baseline (LP-FT, Kumar et al., 2022). After it
         (``refit_intent_head``): a regularised head on the tuned features, less sure of
-        itself away from the training examples than the head trained to near-zero loss."""
+        itself away from the training examples than the head trained to near-zero loss.
+        ``embeddings``: the current encoder's embeddings of ``texts``, if already computed."""
         if len(self.intents) < 2:
             return  # one intent: the softmax is 1 whatever the head says
-        features = self.sentence_embeddings(texts, correct_typos=False)
+        features = self.sentence_embeddings(texts, correct_typos=False) if embeddings is None else embeddings
         probe = _logistic_regression(features, [self.intents.index(i) for i in intents], inverse_regularisation)
         self.intent_head.load_state_dict(probe.state_dict())
 
@@ -257,9 +267,13 @@ class IntentEmotionModel(nn.Module):
         return nn.functional.normalize(self._pooled(encoder, texts, batch_size), dim=-1).cpu()
 
     @torch.inference_mode()
-    def _mean_embeddings(self, texts: Sequence[str], intents: Sequence[str], batch_size: int = 64) -> torch.Tensor:
+    def _mean_embeddings(
+        self, texts: Sequence[str], intents: Sequence[str], embeddings: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
         """Per intent, the normalised mean of its examples' unit embeddings."""
-        embeddings = nn.functional.normalize(self.sentence_embeddings(texts, correct_typos=False, batch_size=batch_size), dim=-1).cpu()
+        if embeddings is None:
+            embeddings = self.sentence_embeddings(texts, correct_typos=False)
+        embeddings = nn.functional.normalize(embeddings, dim=-1).cpu()
         labels = torch.tensor([self.intents.index(intent) for intent in intents])
         sums = torch.zeros(len(self.intents), embeddings.shape[1]).index_add_(0, labels, embeddings)
         return nn.functional.normalize(sums, dim=-1)
