@@ -1,9 +1,10 @@
 """Where one message's NLU latency goes, on this machine (ours, full-data model)."""
+# Needs a bench run's trained model in benchmarks/runs/nlu-full/clinc150_full/ours/models (not committed).
 import json, sys, tarfile, tempfile, time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 import numpy as np, torch
-from bot.nlu.model import META_FILE, IntentEmotionModel, _pristine_encoder
+from bot.nlu.model import META_FILE, IntentEmotionModel
 
 model_tar = sorted(Path("benchmarks/runs/nlu-full/clinc150_full/ours/models").glob("*.tar.gz"))[0]
 texts = [t for t, _ in json.loads(Path("benchmarks/runs/nlu-full/clinc150_full/ours/eval.json").read_text())["test"][:300]]
