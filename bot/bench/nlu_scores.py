@@ -37,7 +37,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("model", type=Path, help="a trained Rasa model (.tar.gz) or a saved classifier directory")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as scratch:
-        model = IntentEmotionModel.from_pretrained(_classifier_dir(args.model, Path(scratch)))
+        model = IntentEmotionModel.from_pretrained(classifier_dir(args.model, Path(scratch)))
     splits = clinc.load_clinc(None)
     train, evals = training_rows(splits, args.scenario), evaluation_sets(splits, args.scenario)
     # Typos are corrected as in serving, except in the training data the corrector learned from.
@@ -55,7 +55,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0
 
 
-def _classifier_dir(model: Path, scratch: Path) -> Path:
+def classifier_dir(model: Path, scratch: Path) -> Path:
     """The directory holding our classifier: the model itself, or found inside a Rasa model."""
     if model.is_dir():
         return model

@@ -40,7 +40,7 @@ def main(argv: List[str]) -> int:
     latency_texts = [t for t, _ in evals["test"][:LATENCY_MESSAGES]]
     if "--latency-only" in argv:
         result = json.loads((workdir / "result.json").read_text())
-        result.update(_latency(LOADERS[kind](workdir), latency_texts))
+        result.update(latency(LOADERS[kind](workdir), latency_texts))
         result["load_avg"]["latency_remeasured"] = os.getloadavg()[0]
         (workdir / "result.json").write_text(json.dumps(result))
         return 0
@@ -54,7 +54,7 @@ def main(argv: List[str]) -> int:
         "machine": _machine(),
     }
     predict_one = LOADERS[kind](workdir)
-    result.update(_latency(predict_one, latency_texts))
+    result.update(latency(predict_one, latency_texts))
     rankings = {name: [predict_one(t) for t, _ in rows] for name, rows in evals.items()}
     result["predictions"] = {name: [r[0] for r in ranked] for name, ranked in rankings.items()}
     result["rankings"] = rankings
@@ -64,7 +64,7 @@ def main(argv: List[str]) -> int:
     return 0
 
 
-def _latency(predict_one: Predictor, texts: List[str]) -> Dict[str, float]:
+def latency(predict_one: Predictor, texts: List[str]) -> Dict[str, float]:
     """One message at a time through the whole pipeline, after a warm-up."""
     for text in texts[:10]:
         predict_one(text)

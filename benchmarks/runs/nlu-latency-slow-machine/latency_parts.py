@@ -1,37 +1,43 @@
-"""Where one message's NLU latency goes, on this machine (ours, full-data model)."""
-# Needs a bench run's trained model in benchmarks/runs/nlu-full/clinc150_full/ours/models (not committed).
-import json, sys, tarfile, tempfile, time
+"""Where one message's NLU latency goes, on this machine (ours, full-data model).
+
+Needs a bench run's trained model in benchmarks/runs/nlu-full/clinc150_full/ours/models
+(not committed). Each part is timed as the bench times a side (``nlu_side.latency``).
+"""
+import json
+import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-import numpy as np, torch
-from bot.nlu.model import META_FILE, IntentEmotionModel
 
-model_tar = sorted(Path("benchmarks/runs/nlu-full/clinc150_full/ours/models").glob("*.tar.gz"))[0]
-texts = [t for t, _ in json.loads(Path("benchmarks/runs/nlu-full/clinc150_full/ours/eval.json").read_text())["test"][:300]]
-scratch = tempfile.mkdtemp()
-tarfile.open(model_tar).extractall(scratch, filter="data")
-[meta] = Path(scratch).rglob(META_FILE)
-model = IntentEmotionModel.from_pretrained(meta.parent).eval()
+import torch
 
-def timed(name, fn):
-    for t in texts[:10]: fn(t)
-    ms = []
-    for t in texts:
-        s = time.perf_counter(); fn(t); ms.append((time.perf_counter() - s) * 1000)
-    print(f"{name:45s} p50 {np.percentile(ms,50):6.1f}  p95 {np.percentile(ms,95):6.1f}", flush=True)
+from bot.bench.nlu_scores import classifier_dir
+from bot.bench.nlu_side import LATENCY_MESSAGES, latency
+from bot.nlu.model import IntentEmotionModel
 
+SIDE = Path("benchmarks/runs/nlu-full/clinc150_full/ours")
+[model_tar] = sorted((SIDE / "models").glob("*.tar.gz"))
+texts = [t for t, _ in json.loads((SIDE / "eval.json").read_text())["test"][:LATENCY_MESSAGES]]
+model = IntentEmotionModel.from_pretrained(classifier_dir(model_tar, Path(tempfile.mkdtemp())))
 pool = ThreadPoolExecutor(1)
-def both_threaded(t):
-    f = pool.submit(model.frozen_embeddings, [t])
-    model.sentence_embeddings([t], correct_typos=False)
-    f.result()
 
+
+def both_threaded(text: str) -> None:
+    frozen = pool.submit(model.frozen_embeddings, [text])
+    model.sentence_embeddings([text], correct_typos=False)
+    frozen.result()
+
+
+parts = {
+    "predict (whole model)": lambda t: model.predict([t]),
+    "typo correction": lambda t: model._corrected([t]),
+    "tuned pass (no typo)": lambda t: model.sentence_embeddings([t], correct_typos=False),
+    "frozen pass": lambda t: model.frozen_embeddings([t]),
+    "tokenize": lambda t: model.tokenize([t]),
+    "both passes in two threads": both_threaded,
+}
 for threads in (2, 1):
     torch.set_num_threads(threads)
     print(f"-- torch threads {threads}")
-    timed("predict (whole model)", lambda t: model.predict([t]))
-    timed("typo correction", lambda t: model._corrected([t]))
-    timed("tuned pass (no typo)", lambda t: model.sentence_embeddings([t], correct_typos=False))
-    timed("frozen pass", lambda t: model.frozen_embeddings([t]))
-    timed("tokenize", lambda t: model.tokenize([t]))
-    timed("both passes in two threads", both_threaded)
+    for name, part in parts.items():
+        ms = latency(part, texts)
+        print(f"{name:45s} p50 {ms['p50_ms']:6.1f}  p95 {ms['p95_ms']:6.1f}", flush=True)
