@@ -1,5 +1,8 @@
 """Typo correction towards the training data's words (bot.nlu.typos)."""
 import json
+import os
+import subprocess
+import sys
 
 from bot.nlu.typos import BIGRAMS_FILE, VOCABULARY_FILE, TypoCorrector, typing_cost
 
@@ -81,3 +84,21 @@ def test_a_model_saved_before_word_bigrams_still_loads(tmp_path):
 def test_every_word_of_a_long_message_is_corrected():
     corrector = TypoCorrector.from_texts(TRAINING)
     assert corrector.correct("balnce " * 2000) == "balance " * 2000
+
+
+def test_equally_likely_candidates_are_chosen_the_same_way_in_every_process():
+    """Python salts string hashes per process: where two candidates score the same ("ft" and
+    "t" for "rt", each typed once in training), picking from a set chose differently in the
+    process that trained the model and in the one serving it."""
+    script = (
+        "from bot.nlu.typos import TypoCorrector; "
+        "print(TypoCorrector.from_texts(['a ft', 'a t', 'a dl', 'a fl']).correct('a rt, a el'))"
+    )
+    outputs = {
+        subprocess.run(
+            [sys.executable, "-c", script], check=True, capture_output=True, text=True,
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+        ).stdout
+        for seed in range(8)
+    }
+    assert len(outputs) == 1, outputs

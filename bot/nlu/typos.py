@@ -151,7 +151,10 @@ class TypoCorrector:
         words = {s.term for s in self._symspell.lookup(typed, Verbosity.ALL, max_edit_distance=distance)}
         if len(typed) >= MIN_ENGLISH_TYPED:
             words |= {word for word in _edits1(typed) if word in self._english}
-        return tuple((w, self._log_prior(w) - TYPO_COST_WEIGHT * typing_cost(w, typed)) for w in words)
+        # Sorted: a set's order changes with each process's string-hash salt, and ``max``
+        # keeps the first of equally scored candidates, so the serving process must see the
+        # order the training process saw.
+        return tuple((w, self._log_prior(w) - TYPO_COST_WEIGHT * typing_cost(w, typed)) for w in sorted(words))
 
     def _log_prior(self, word: str) -> float:
         training = self.vocabulary.get(word, 0) / self._training_total
