@@ -371,14 +371,8 @@ class IntentEmotionModel(nn.Module):
             return self._pooled(self.encoder, texts, batch_size), None
         if self.paired_encoder is None:
             return self._pooled(self.encoder, texts, batch_size), self.frozen_embeddings(texts, batch_size)
-        tuned, frozen = [], []
-        for start in range(0, len(texts), batch_size):
-            batch = self.tokenize(texts[start : start + batch_size])
-            mask = batch["attention_mask"]
-            frozen_hidden, tuned_hidden = paired_hidden_states(self.paired_encoder, batch["input_ids"], mask)
-            frozen.append(mean_pool(frozen_hidden, mask))
-            tuned.append(mean_pool(tuned_hidden, mask))
-        return torch.cat(tuned), nn.functional.normalize(torch.cat(frozen), dim=-1).cpu()
+        frozen, tuned = self._pooled(self.paired_encoder, texts, batch_size)
+        return tuned, nn.functional.normalize(frozen, dim=-1).cpu()
 
     @torch.inference_mode()
     def sentence_embeddings(self, texts: Sequence[str], correct_typos: bool = True, batch_size: int = 64) -> torch.Tensor:
@@ -403,12 +397,17 @@ class IntentEmotionModel(nn.Module):
         return [self.typo_corrector.correct(text) for text in texts]
 
     def _pooled(self, encoder: nn.Module, texts: Sequence[str], batch_size: int) -> torch.Tensor:
-        """Mean-pooled embeddings of ``texts`` from ``encoder`` (the adapted one or the base), in batches."""
+        """Mean-pooled embeddings of ``texts`` from ``encoder``, in batches: one row per text from
+        the adapted encoder or the base; from the paired one (2, texts, hidden), the base's first."""
         rows = []
         for start in range(0, len(texts), batch_size):
             batch = self.tokenize(texts[start : start + batch_size]).to(encoder.device)
-            rows.append(_encode(encoder, batch["input_ids"], batch["attention_mask"]))
-        return torch.cat(rows)
+            ids, mask = batch["input_ids"], batch["attention_mask"]
+            if encoder is self.paired_encoder:
+                rows.append(torch.stack([mean_pool(h, mask) for h in paired_hidden_states(encoder, ids, mask)]))
+            else:
+                rows.append(_encode(encoder, ids, mask))
+        return torch.cat(rows, dim=-2)
 
     def prototype_similarity(self, pooled: torch.Tensor) -> torch.Tensor:
         """Per embedding, its cosine similarity to the nearest intent prototype, in [0, 1]."""
