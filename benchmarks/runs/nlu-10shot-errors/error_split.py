@@ -3,17 +3,19 @@ an intent; and what macro-F1 would be with each kind removed (oracles, not resul
 
     PYTHONPATH=. python benchmarks/runs/nlu-10shot-errors/error_split.py [RESULT_JSON]
 
-Reads the bench's ours side (default: benchmarks/runs/nlu-full/clinc150_10shot/ours/result.json)
+Also the most confused intent pairs, and how often the four intents about names confuse each
+other. Reads the bench's ours side (or an ``nlu_direct`` output) (default: benchmarks/runs/nlu-full/clinc150_10shot/ours/result.json)
 at its validation-calibrated threshold, exactly as the bench scores it.
 """
 import json
 import sys
+from collections import Counter
 
 from bot.bench import metrics
 from bot.bench.clinc import OOS, load_clinc
 
 path = sys.argv[1] if len(sys.argv) > 1 else "benchmarks/runs/nlu-full/clinc150_10shot/ours/result.json"
-raw = json.load(open(path))["predictions"]
+raw = {k: v for k, v in json.load(open(path))["predictions"].items() if k in ("val", "test")}
 splits = load_clinc()
 gold = {"val": [i for _, i in splits.val], "test": [i for _, i in splits.test]}
 scored = metrics.operating_point(gold, {k: [tuple(p) for p in v] for k, v in raw.items()})
@@ -30,3 +32,9 @@ oracles = {
 }
 for name, answers in oracles.items():
     print(f"test macro-F1, {name}: {metrics.intent_metrics(gold['test'], answers)['macro_f1']:.3f}")
+
+NAME_INTENTS = {"change_user_name", "change_ai_name", "user_name", "what_is_your_name"}
+confused = Counter((g, p) for g, p in pairs if g != OOS and p not in (g, OOS))
+for (g, p), n in confused.most_common(5):
+    print(f"  {n} {g} -> {p}")
+print(f"among the four name intents: {sum(n for (g, p), n in confused.items() if {g, p} <= NAME_INTENTS)}")
