@@ -36,8 +36,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("scenario", choices=list(OUR_SETTINGS))
     parser.add_argument("model", type=Path, help="a trained Rasa model (.tar.gz) or a saved classifier directory")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory() as scratch:
-        model = IntentEmotionModel.from_pretrained(classifier_dir(args.model, Path(scratch)))
+    model = load_classifier(args.model)
     splits = clinc.load_clinc(None)
     train, evals = training_rows(splits, args.scenario), evaluation_sets(splits, args.scenario)
     # Typos are corrected as in serving, except in the training data the corrector learned from.
@@ -53,6 +52,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     for score in scored["val"][1]:
         print(_row(score, gold, {name: list(zip(intents, scores[score])) for name, (intents, scores) in scored.items()}))
     return 0
+
+
+def load_classifier(model: Path) -> IntentEmotionModel:
+    """Our classifier from a trained Rasa model (.tar.gz) or a saved classifier directory."""
+    with tempfile.TemporaryDirectory() as scratch:
+        return IntentEmotionModel.from_pretrained(classifier_dir(model, Path(scratch)))
 
 
 def classifier_dir(model: Path, scratch: Path) -> Path:

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 
-from bot.bench.nlu_scores import classifier_dir
+from bot.bench.nlu_scores import load_classifier
 from bot.bench.nlu_side import LATENCY_MESSAGES, latency
-from bot.nlu.model import IntentEmotionModel
 
 ROUNDS = 2
 
 
 def main(side: Path) -> None:
     [rasa_model] = sorted((side / "models").glob("*.tar.gz"))
-    with tempfile.TemporaryDirectory() as scratch:
-        model = IntentEmotionModel.from_pretrained(classifier_dir(rasa_model, Path(scratch)))
+    model = load_classifier(rasa_model)
     timed = [text for text, _ in json.loads((side / "eval.json").read_text())["test"][:LATENCY_MESSAGES]]
     corrector = model.typo_corrector
     changed = sum(corrector.correct(text) != text for text in timed)

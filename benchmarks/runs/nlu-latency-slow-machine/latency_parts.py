@@ -4,20 +4,18 @@ Needs a bench run's trained model in benchmarks/runs/nlu-full/clinc150_full/ours
 (not committed). Each part is timed as the bench times a side (``nlu_side.latency``).
 """
 import json
-import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import torch
 
-from bot.bench.nlu_scores import classifier_dir
+from bot.bench.nlu_scores import load_classifier
 from bot.bench.nlu_side import LATENCY_MESSAGES, latency
-from bot.nlu.model import IntentEmotionModel
 
 SIDE = Path("benchmarks/runs/nlu-full/clinc150_full/ours")
 [model_tar] = sorted((SIDE / "models").glob("*.tar.gz"))
 texts = [t for t, _ in json.loads((SIDE / "eval.json").read_text())["test"][:LATENCY_MESSAGES]]
-model = IntentEmotionModel.from_pretrained(classifier_dir(model_tar, Path(tempfile.mkdtemp())))
+model = load_classifier(model_tar)
 pool = ThreadPoolExecutor(1)
 
 

@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
 from pathlib import Path
 
 import torch
 
-from bot.bench.nlu_scores import classifier_dir
+from bot.bench.nlu_scores import load_classifier
 from bot.bench.nlu_side import LATENCY_MESSAGES, latency
-from bot.nlu.model import IntentEmotionModel
 from bot.nlu.paired_encoder import PairedLinear
 
 ROUNDS = 3
@@ -27,8 +25,7 @@ ROUNDS = 3
 
 def main(side: Path) -> None:
     [rasa_model] = sorted((side / "models").glob("*.tar.gz"))
-    with tempfile.TemporaryDirectory() as scratch:
-        model = IntentEmotionModel.from_pretrained(classifier_dir(rasa_model, Path(scratch)))
+    model = load_classifier(rasa_model)
     paired = model.paired_encoder
     stacked = sum(p.numel() * p.element_size() for m in paired.modules() if isinstance(m, PairedLinear) for p in m.parameters())
     print(f"paired encoder: {stacked / 2**20:.0f} MB of stacked linear weights (everything else shared)")
