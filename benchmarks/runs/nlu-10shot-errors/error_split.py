@@ -4,8 +4,8 @@ an intent; and what macro-F1 would be with each kind removed (oracles, not resul
     PYTHONPATH=. python benchmarks/runs/nlu-10shot-errors/error_split.py [RESULT_JSON]
 
 Also the most confused intent pairs, and how often the four intents about names confuse each
-other. Reads the bench's ours side (or an ``nlu_direct`` output) (default: benchmarks/runs/nlu-full/clinc150_10shot/ours/result.json)
-at its validation-calibrated threshold, exactly as the bench scores it.
+other. Reads a bench side's result.json or an ``nlu_direct`` output (default: the bench's 10-shot
+ours side) at its validation-calibrated threshold, exactly as the bench scores it.
 """
 import json
 import sys
@@ -21,8 +21,9 @@ gold = {"val": [i for _, i in splits.val], "test": [i for _, i in splits.test]}
 scored = metrics.operating_point(gold, {k: [tuple(p) for p in v] for k, v in raw.items()})
 predicted = metrics.with_threshold([tuple(p) for p in raw["test"]], scored["threshold"])
 pairs = list(zip(gold["test"], predicted))
+confused = Counter((g, p) for g, p in pairs if g != OOS and p not in (g, OOS))
 print(f"threshold {scored['threshold']:.3f} (calibrated on validation)")
-print(f"in-scope given the wrong intent: {sum(g != OOS and p not in (g, OOS) for g, p in pairs)}")
+print(f"in-scope given the wrong intent: {sum(confused.values())}")
 print(f"in-scope sent to out_of_scope: {sum(g != OOS and p == OOS for g, p in pairs)}")
 print(f"out_of_scope given an intent: {sum(g == OOS and p != OOS for g, p in pairs)}")
 oracles = {
@@ -34,7 +35,6 @@ for name, answers in oracles.items():
     print(f"test macro-F1, {name}: {metrics.intent_metrics(gold['test'], answers)['macro_f1']:.3f}")
 
 NAME_INTENTS = {"change_user_name", "change_ai_name", "user_name", "what_is_your_name"}
-confused = Counter((g, p) for g, p in pairs if g != OOS and p not in (g, OOS))
 for (g, p), n in confused.most_common(5):
     print(f"  {n} {g} -> {p}")
 print(f"among the four name intents: {sum(n for (g, p), n in confused.items() if {g, p} <= NAME_INTENTS)}")
