@@ -26,7 +26,8 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from ruamel.yaml import YAML
 
-from bot.bench import clinc, metrics, nlu_plots
+from bot.bench import clinc, metrics, nlu_plots, nlu_side
+from bot.nlu.config import ClassifierConfig
 from bot.paths import PROJECT_ROOT
 
 RESULTS_JSON = PROJECT_ROOT / "benchmarks" / "results" / "nlu.json"
@@ -96,7 +97,8 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--set", nargs="+", default=[], metavar="KEY=VALUE",
-        help="override a setting of our component (YAML value), e.g. intent_confidence=prototype",
+        help="override a setting of our component (YAML value), e.g. intent_confidence=prototype; "
+        "base_model also sets the frozen baseline's encoder",
     )
     args = parser.parse_args(argv)
     args.set = dict(parse_setting(item, parser) for item in args.set)
@@ -117,6 +119,7 @@ def _run_side(side: str, scenario: str, train_rows, evals, workdir: Path, args: 
     (workdir / "eval.json").write_text(json.dumps(evals))
     if side == "frozen":
         (workdir / "train.json").write_text(json.dumps(train_rows))
+        (workdir / nlu_side.FROZEN_SETTINGS_FILE).write_text(json.dumps(_frozen_settings(scenario, args.set)))
     else:
         messages = [Message.build(text, intent) for text, intent in train_rows]
         (workdir / "train.yml").write_text(TrainingData(messages).nlu_as_yaml())
@@ -132,8 +135,16 @@ def _run_side(side: str, scenario: str, train_rows, evals, workdir: Path, args: 
     return json.loads((workdir / "result.json").read_text())
 
 
+def _frozen_settings(scenario: str, overrides: Dict) -> Dict:
+    """The frozen baseline embeds with the encoder ours fine-tunes, also when ``--set`` names
+    another: the baseline is meant to be the same encoder, not fine-tuned."""
+    ours = {**OUR_SETTINGS[scenario], **overrides}
+    return {"base_model": ours.get("base_model", ClassifierConfig().base_model)}
+
+
 def _rasa_config(side: str, scenario: str, overrides: Dict) -> Dict:
-    """The Rasa config of a side; ``overrides`` (from ``--set``) apply to ours only."""
+    """The Rasa config of a side; ``overrides`` (from ``--set``) apply to ours only (the frozen
+    side follows ours's ``base_model``: ``_frozen_settings``)."""
     if side == "default":
         import rasa.engine.recipes
 

@@ -3,7 +3,7 @@
 Run by ``bot.bench.nlu`` as a subprocess so that peak memory belongs to one side only:
 
     python -m bot.bench.nlu_side rasa   WORKDIR   # WORKDIR/config.yml, train.yml, eval.json
-    python -m bot.bench.nlu_side frozen WORKDIR   # WORKDIR/train.json, eval.json
+    python -m bot.bench.nlu_side frozen WORKDIR   # WORKDIR/train.json, eval.json[, frozen.json]
     python -m bot.bench.nlu_side rasa WORKDIR --latency-only   # re-time a trained side
 
 Writes WORKDIR/result.json: train_s, model_mb, peak_rss_mb, p50_ms, p95_ms and, per
@@ -29,6 +29,7 @@ from threadpoolctl import threadpool_limits
 LATENCY_MESSAGES = 300
 FALLBACK_INTENT = "nlu_fallback"
 LOGREG_FILE = "logreg.pkl"
+FROZEN_SETTINGS_FILE = "frozen.json"  # {"base_model": ...}: the encoder ours fine-tunes
 RANKING_LENGTH = 5
 Ranking = List[Tuple[str, float]]  # the most likely intents first, with their confidences
 Predictor = Callable[[str], Ranking]
@@ -122,12 +123,17 @@ def _quiet_rasa() -> None:
     configure_structlog(logging.WARNING)
 
 
-def _encoder():
+def _encoder(workdir: Path):
+    """The frozen side's encoder: the one ours fine-tunes in the same run (frozen.json), so that
+    ``--set base_model=...`` compares both on the same base model, as the baseline means."""
     from sentence_transformers import SentenceTransformer
 
     from bot.assets import resolve_model_path
 
-    return SentenceTransformer(str(resolve_model_path("all-MiniLM-L6-v2")), device="cpu")
+    settings_file = workdir / FROZEN_SETTINGS_FILE
+    settings = json.loads(settings_file.read_text()) if settings_file.exists() else {}
+    # Folders written before frozen.json existed all used the default encoder.
+    return SentenceTransformer(str(resolve_model_path(settings.get("base_model", "all-MiniLM-L6-v2"))), device="cpu")
 
 
 def _train_frozen(workdir: Path) -> Path:
@@ -135,14 +141,14 @@ def _train_frozen(workdir: Path) -> Path:
     from sklearn.linear_model import LogisticRegression
 
     rows = json.loads((workdir / "train.json").read_text())
-    features = _encoder().encode([t for t, _ in rows], batch_size=64, show_progress_bar=True)
+    features = _encoder(workdir).encode([t for t, _ in rows], batch_size=64, show_progress_bar=True)
     classifier = LogisticRegression(C=10, max_iter=2000).fit(features, [i for _, i in rows])
     (workdir / LOGREG_FILE).write_bytes(pickle.dumps(classifier))
     return workdir / LOGREG_FILE
 
 
 def _load_frozen(workdir: Path) -> Predictor:
-    encoder = _encoder()
+    encoder = _encoder(workdir)
     classifier = pickle.loads((workdir / LOGREG_FILE).read_bytes())
 
     def predict_one(text: str) -> Ranking:
