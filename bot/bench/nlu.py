@@ -138,8 +138,7 @@ def _run_side(side: str, scenario: str, train_rows, evals, workdir: Path, args: 
 def _frozen_settings(scenario: str, overrides: Dict) -> Dict:
     """The frozen baseline embeds with the encoder ours fine-tunes, also when ``--set`` names
     another: the baseline is meant to be the same encoder, not fine-tuned."""
-    ours = {**OUR_SETTINGS[scenario], **overrides}
-    return {"base_model": ours.get("base_model", ClassifierConfig().base_model)}
+    return {"base_model": ClassifierConfig.from_dict({**OUR_SETTINGS[scenario], **overrides}).base_model}
 
 
 def _rasa_config(side: str, scenario: str, overrides: Dict) -> Dict:
