@@ -7,13 +7,17 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, EventType, Restarted, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.profile_client import call_store, get_store, identity, lookup, lookup_or_create, report_unavailable
+from actions.profile_client import call_store, get_store, identity, lookup, report_unavailable
 from bot.catalogue import guess_category
+from bot.identity import Identity
 from bot.profiles import CATEGORIES, InvalidProfileValue, Profile, ProfileStoreUnavailable
 from bot.profiles.validation import clean_category, clean_name, clean_value
 
 NAME_SLOT = "user_name"
 PREFERENCES_SLOT = "preferences"
+# Whose profile the two slots hold: the reply generator uses them only in that
+# identity's own conversation (models_custom/generative_policy.py).
+OWNER_SLOT = "profile_owner"
 # Rasa fills this slot itself with the metadata of the message that started the session.
 SESSION_METADATA_SLOT = "session_started_metadata"
 
@@ -21,11 +25,15 @@ NOT_NAMES = {"i", "i'm", "im", "me", "my", "myself", "you", "we", "it"}
 CATEGORY_WORDS = {"movie": "movies", "book": "books", "music": "music", "food": "food", "activity": "activities"}
 
 
-def profile_slots(profile: Optional[Profile]) -> List[EventType]:
-    """Slot events mirroring the stored profile (both None when there is none)."""
+def profile_slots(profile: Optional[Profile], owner: Identity) -> List[EventType]:
+    """Slot events mirroring ``owner``'s stored profile (all None when there is none)."""
     if profile is None:
-        return [SlotSet(NAME_SLOT, None), SlotSet(PREFERENCES_SLOT, None)]
-    return [SlotSet(NAME_SLOT, profile.name), SlotSet(PREFERENCES_SLOT, dict(profile.preferences) or None)]
+        return [SlotSet(NAME_SLOT, None), SlotSet(PREFERENCES_SLOT, None), SlotSet(OWNER_SLOT, None)]
+    return [
+        SlotSet(NAME_SLOT, profile.name),
+        SlotSet(PREFERENCES_SLOT, dict(profile.preferences) or None),
+        SlotSet(OWNER_SLOT, owner.key),
+    ]
 
 
 def describe(profile: Optional[Profile]) -> str:
@@ -49,7 +57,7 @@ def describe(profile: Optional[Profile]) -> str:
 
 
 class ActionSessionStart(Action):
-    """Start a session with the user's stored profile in the slots (see ``lookup_or_create``)."""
+    """Start a session with the user's stored profile in the slots (see ``lookup``)."""
 
     def name(self) -> Text:
         return "action_session_start"
@@ -64,9 +72,10 @@ class ActionSessionStart(Action):
             SlotSet(key, value) for key, value in tracker.slots.items()
             if value is not None and key != SESSION_METADATA_SLOT
         ]
+        who = identity(tracker)
         try:
-            profile = await call_store(lookup_or_create, *identity(tracker))
-            events += profile_slots(profile)
+            profile = await call_store(lookup, who)
+            events += profile_slots(profile, who)
         except ProfileStoreUnavailable as error:
             report_unavailable(dispatcher, self.name(), error)
         return events + [ActionExecuted("action_listen")]
@@ -81,14 +90,14 @@ class ActionShowProfile(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        channel, sender_id = identity(tracker)
+        who = identity(tracker)
         try:
-            profile = await call_store(lookup, channel, sender_id)
+            profile = await call_store(lookup, who)
         except ProfileStoreUnavailable as error:
             report_unavailable(dispatcher, self.name(), error)
             return []
         dispatcher.utter_message(text=describe(profile))
-        return profile_slots(profile)
+        return profile_slots(profile, who)
 
 
 class ActionStorePreference(Action):
@@ -100,10 +109,7 @@ class ActionStorePreference(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        channel, sender_id = identity(tracker)
-        # Only reachable after a user message, so the channel is known; "unknown"
-        # covers actions triggered over the HTTP API.
-        channel = channel or "unknown"
+        who = identity(tracker)
         # "my name is Thandiwe but call me Thandi": the last name given wins. A
         # pronoun tagged as a name ("I love jazz") is an extraction slip, not a name.
         names = [n for n in tracker.get_latest_entity_values("name") if str(n).lower() not in NOT_NAMES]
@@ -128,8 +134,8 @@ class ActionStorePreference(Action):
             # Everything is checked before anything is written: all of it or none.
             name = clean_name(name) if name is not None else None
             category, value = (clean_category(category), clean_value(value)) if value is not None else (None, None)
-            replies = await call_store(self._store, channel, sender_id, name, category, value)
-            profile = await call_store(lookup, channel, sender_id)
+            replies = await call_store(self._store, who, name, category, value)
+            profile = await call_store(lookup, who)
         except InvalidProfileValue as error:
             dispatcher.utter_message(text=f"Sorry, I can't remember that: {error}")
             return []
@@ -137,22 +143,20 @@ class ActionStorePreference(Action):
             report_unavailable(dispatcher, self.name(), error)
             return []
         dispatcher.utter_message(text=" ".join(replies))
-        return profile_slots(profile)
+        return profile_slots(profile, who)
 
     @staticmethod
-    def _store(
-        channel: str, sender_id: str, name: Optional[str], category: Optional[str], value: Optional[str]
-    ) -> List[str]:
+    def _store(who: Identity, name: Optional[str], category: Optional[str], value: Optional[str]) -> List[str]:
         store = get_store()
         replies = []
         if name is not None:
-            change = store.set_name(channel, sender_id, name)
+            change = store.set_name(who.channel, who.sender, name)
             if change.old_value and change.changed:
                 replies.append(f"Got it, I'll call you {change.new_value} from now on instead of {change.old_value}.")
             else:
                 replies.append(f"Nice to meet you, {change.new_value}! I'll remember your name.")
         if value is not None:
-            change = store.set_preference(channel, sender_id, category, value)
+            change = store.set_preference(who.channel, who.sender, category, value)
             words = CATEGORY_WORDS[change.field.split(":", 1)[1]]
             if change.old_value and change.changed:
                 replies.append(
@@ -179,9 +183,9 @@ class ActionForgetMe(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        channel, sender_id = identity(tracker)
+        who = identity(tracker)
         try:
-            await call_store(self._forget, channel, sender_id)
+            await call_store(lambda: get_store().forget(who.channel, who.sender))
         except ProfileStoreUnavailable as error:
             report_unavailable(dispatcher, self.name(), error)
             return []
@@ -190,13 +194,3 @@ class ActionForgetMe(Action):
             "If you write again, we'll start fresh."
         )
         return [Restarted()]
-
-    @staticmethod
-    def _forget(channel: Optional[str], sender_id: str) -> None:
-        if channel is not None:
-            get_store().forget(channel, sender_id)
-            return
-        # Triggered without a user message (e.g. over the HTTP API): by sender id alone.
-        profile = lookup(None, sender_id)
-        if profile is not None:
-            get_store().forget_user(profile.user_id)

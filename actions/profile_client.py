@@ -8,11 +8,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Callable, Optional, Tuple, TypeVar
+from typing import Callable, Optional, TypeVar
 
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
+from bot.identity import Identity, identity_of
 from bot.profiles import Profile, ProfileStore, ProfileStoreUnavailable
 
 logger = logging.getLogger(__name__)
@@ -40,38 +41,20 @@ def use_store(store: Optional[ProfileStore]) -> None:
         _store = store
 
 
-def identity(tracker: Tracker) -> Tuple[Optional[str], str]:
-    """(channel, sender id) of the conversation, the channel from its latest message.
+def identity(tracker: Tracker) -> Identity:
+    """Whose conversation this is (see ``bot.identity``): the conversation id, read
+    with the channel of its latest message."""
+    return identity_of(tracker.sender_id, tracker.get_latest_input_channel())
 
-    Only messages after the latest restart count: right after forget-me (which
-    restarts the conversation) Rasa runs ``action_session_start``, and the
-    forgotten conversation must not re-create the profile. The channel is None
-    before the first message of a conversation.
+
+def lookup(who: Identity) -> Optional[Profile]:
+    """The stored profile of this identity, without creating one (blocking).
+
+    Profiles are created by the first write (a name, a preference), never by a
+    look-up: right after forget-me Rasa starts a new session, and that must not
+    bring an empty profile back.
     """
-    for event in reversed(tracker.events):
-        if event.get("event") == "restart":
-            break
-        if event.get("event") == "user":
-            return event.get("input_channel"), tracker.sender_id
-    return None, tracker.sender_id
-
-
-def lookup(channel: Optional[str], sender_id: str) -> Optional[Profile]:
-    """The stored profile of this conversation, without creating one (blocking)."""
-    store = get_store()
-    return store.get(channel, sender_id) if channel else store.find_by_sender(sender_id)
-
-
-def lookup_or_create(channel: Optional[str], sender_id: str) -> Optional[Profile]:
-    """The profile, created on first contact when the channel is known (blocking).
-
-    Rasa runs ``action_session_start`` before the first message is logged, so a
-    brand-new conversation has no channel yet: then the profile is only looked
-    up, and the first action that stores something creates it.
-    """
-    if channel is None:
-        return lookup(None, sender_id)
-    return get_store().get_or_create(channel, sender_id)
+    return get_store().get(who.channel, who.sender)
 
 
 async def call_store(function: Callable[..., T], *args: object) -> T:

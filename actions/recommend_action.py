@@ -40,7 +40,7 @@ class ActionRecommend(Action):
         if category not in CATEGORIES:
             category = None
         try:
-            profile = await call_store(lookup, *identity(tracker))
+            profile = await call_store(lookup, identity(tracker))
         except ProfileStoreUnavailable as error:
             report_unavailable(dispatcher, self.name(), error)
             return []

@@ -14,8 +14,9 @@ On top of Rasa's ``SlackInput``:
 * a signed body that is not a Slack event gets a 400 rather than a 500;
 * empty or over-long messages get the polite replies of ``channels.guard``.
 
-The conversation id is the Slack user id (Rasa's default ``conversation_granularity:
-sender``), so the profile store's key is ``("slack", <user id>)``.
+The conversation id handed to Rasa is ``slack:<user id>`` (``bot.identity``; with Rasa's
+default ``conversation_granularity: sender``), so the profile store's key is
+``("slack", <user id>)``; replies still go to the Slack channel the message came from.
 """
 from __future__ import annotations
 
@@ -33,6 +34,7 @@ from sanic.response import HTTPResponse
 
 from channels.env import LeftOutChannel, optional_env, read_secrets
 from channels.guard import OnNewMessage, guarded
+from channels.namespacing import namespaced
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +70,7 @@ class SlackChannel(SlackInput):
         return channel
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        webhook = super().blueprint(guarded(on_new_message))
+        webhook = super().blueprint(guarded(namespaced(self.name(), on_new_message)))
 
         @webhook.middleware("request")
         async def reject_bad_requests(request: Request) -> Optional[HTTPResponse]:

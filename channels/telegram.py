@@ -4,9 +4,15 @@ Environment: ``TELEGRAM_TOKEN`` (the bot token from @BotFather), ``TELEGRAM_VERI
 (the bot's username, which Rasa checks the token against) and ``TELEGRAM_WEBHOOK_URL``
 (the public https address of ``/webhooks/telegram/webhook``); without all three the
 channel is left out. ``TELEGRAM_API_URL`` optionally names another Bot API server (a
-self-hosted one, or a local stand-in in tests).
+self-hosted one, or a local stand-in in tests). ``TELEGRAM_SECRET_TOKEN`` optionally
+sets the webhook's secret token; by default it is derived from the bot token.
 
 On top of Rasa's ``TelegramInput``:
+
+* the webhook is registered with a secret token, which Telegram sends back in the
+  ``X-Telegram-Bot-Api-Secret-Token`` header of every update; an update without it
+  (or with another) gets a 401, so only Telegram can speak as a Telegram chat;
+* the conversation id handed to Rasa is ``telegram:<chat id>`` (``bot.identity``);
 
 * the webhook is registered once the server runs, and a failure is logged instead of
   stopping the whole server (Rasa calls ``setWebhook`` while building its routes and
@@ -17,17 +23,18 @@ On top of Rasa's ``TelegramInput``:
 * an error while answering is logged (``debug_mode`` off) and ``channels.guard``
   replies politely to empty or over-long text.
 
-The sender id is the Telegram chat id, so the profile store's key is
-``("telegram", <chat id>)``.
+The profile store's key is therefore ``("telegram", <chat id>)``.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from http import HTTPStatus
 from typing import Any, Dict, Optional, Text
 
 from aiogram import Bot
-from aiogram.bot.api import TELEGRAM_PRODUCTION, TelegramAPIServer, check_token
+from aiogram.bot.api import TELEGRAM_PRODUCTION, Methods, TelegramAPIServer, check_token
 from aiogram.utils.exceptions import ValidationError
 from rasa.core.channels.channel import InputChannel
 from rasa.core.channels.telegram import TelegramInput, TelegramOutput
@@ -38,6 +45,7 @@ from sanic.response import HTTPResponse
 
 from channels.env import LeftOutChannel, optional_env, read_secrets
 from channels.guard import OnNewMessage, guarded
+from channels.namespacing import namespaced
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +53,8 @@ TOKEN_ENV = "TELEGRAM_TOKEN"
 VERIFY_ENV = "TELEGRAM_VERIFY"
 WEBHOOK_URL_ENV = "TELEGRAM_WEBHOOK_URL"
 API_URL_ENV = "TELEGRAM_API_URL"
+SECRET_TOKEN_ENV = "TELEGRAM_SECRET_TOKEN"
+SECRET_TOKEN_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 # The update kinds Rasa's TelegramInput reads; it crashes on any other.
 HANDLED_KINDS = ("message", "edited_message", "callback_query")
 
@@ -60,10 +70,15 @@ class TelegramChannel(TelegramInput):
     """``channels.telegram.TelegramChannel`` in credentials.yml."""
 
     def __init__(
-        self, *args: Any, api_server: TelegramAPIServer = TELEGRAM_PRODUCTION, **kwargs: Any
+        self,
+        *args: Any,
+        api_server: TelegramAPIServer = TELEGRAM_PRODUCTION,
+        secret_token: Optional[Text] = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.api_server = api_server
+        self.secret_token = secret_token or derived_secret_token(self.access_token)
         self.output: Optional[TelegramOutput] = None
 
     @classmethod
@@ -83,6 +98,7 @@ class TelegramChannel(TelegramInput):
             secrets[WEBHOOK_URL_ENV],
             debug_mode=False,  # log a failed answer; Rasa's default re-raises it as a 500
             api_server=TelegramAPIServer.from_base(api_url) if api_url else TELEGRAM_PRODUCTION,
+            secret_token=optional_env(SECRET_TOKEN_ENV),
         )
 
     def get_output_channel(self) -> TelegramOutput:
@@ -92,7 +108,7 @@ class TelegramChannel(TelegramInput):
         return self.output
 
     def blueprint(self, on_new_message: OnNewMessage) -> Blueprint:
-        webhook = super().blueprint(guarded(on_new_message))
+        webhook = super().blueprint(guarded(namespaced(self.name(), on_new_message)))
 
         @webhook.listener("after_server_start")
         async def set_webhook(*_: Any) -> None:
@@ -107,6 +123,10 @@ class TelegramChannel(TelegramInput):
         async def check_update(request: Request) -> Optional[HTTPResponse]:
             if request.method != "POST" or not request.path.rstrip("/").endswith("/webhook"):
                 return None
+            given = request.headers.get(SECRET_TOKEN_HEADER, "")
+            if not hmac.compare_digest(given.encode(), self.secret_token.encode()):
+                logger.warning(f"Telegram update rejected: missing or wrong {SECRET_TOKEN_HEADER}.")
+                return response.text(f"Missing or wrong {SECRET_TOKEN_HEADER}.", status=HTTPStatus.UNAUTHORIZED)
             try:
                 update = request.json
             except InvalidUsage:
@@ -122,13 +142,20 @@ class TelegramChannel(TelegramInput):
 
     async def _register_webhook(self) -> None:
         try:
-            await self.get_output_channel().set_webhook(url=self.webhook_url)
+            # aiogram 2.15's set_webhook predates secret_token: the Bot API call itself.
+            payload = {"url": self.webhook_url, "secret_token": self.secret_token}
+            await self.get_output_channel().request(Methods.SET_WEBHOOK, payload)
             logger.info(f"Telegram webhook set to {self.webhook_url}.")
         except Exception as error:
             logger.error(
                 f"Telegram webhook not set ({error}); the other channels keep running. "
                 f"Fix {TOKEN_ENV}/{WEBHOOK_URL_ENV} and restart, or GET /webhooks/telegram/set_webhook."
             )
+
+
+def derived_secret_token(bot_token: Text) -> Text:
+    """A webhook secret only this bot's owner can know (Telegram allows [A-Za-z0-9_-])."""
+    return hmac.new(bot_token.encode(), b"kai-telegram-webhook", hashlib.sha256).hexdigest()
 
 
 def update_problem(update: Any) -> Optional[Text]:

@@ -34,6 +34,7 @@ import copy
 import json
 import logging
 import random
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Text
 
@@ -57,8 +58,9 @@ from bot.generation.config import ConfigError, GeneratorConfig
 from bot.generation.corpus import Example
 from bot.generation.generator import Reply, ReplyGenerator
 from bot.generation.model import adapted_for_inference, load_tokenizer
-from bot.generation.prompt import ASSISTANT, USER, DialogueContext, ProfileFacts, Turn
+from bot.generation.prompt import ASSISTANT, USER, DialogueContext, ProfileFacts, ProfileLeakError, Turn
 from bot.generation.training import adapt, corpus_adapter, corpus_fingerprint, corpus_training_examples
+from bot.identity import identity_of
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,7 @@ REPLY_SLOT = "reply_slot"
 EMOTION_SLOT = "emotion_slot"
 NAME_SLOT = "name_slot"
 PREFERENCES_SLOT = "preferences_slot"
+OWNER_SLOT = "owner_slot"
 
 
 class DeferredReplySet(SlotSet):
@@ -133,6 +136,9 @@ class GenerativeResponsePolicy(Policy):
             EMOTION_SLOT: "emotion",
             NAME_SLOT: "user_name",
             PREFERENCES_SLOT: "preferences",
+            # The identity the profile slots were read for (set with them by the
+            # actions): a profile owned by anyone but this conversation is not used.
+            OWNER_SLOT: "profile_owner",
         }
 
     @classmethod
@@ -301,14 +307,21 @@ class GenerativeResponsePolicy(Policy):
 
 # ---------------------------------------------------------------------- helpers
 def dialogue_context(tracker: DialogueStateTracker, config: Dict[Text, Any], max_turns: int) -> DialogueContext:
-    """The current sender's last turns, emotion and profile, from this tracker only."""
+    """The current sender's last turns, emotion and profile, from this tracker only.
+
+    The profile slots come with the identity they were read for; if that is not this
+    conversation's identity (a profile read for someone else, or slots without an
+    owner), the reply is written without them and the mismatch is logged.
+    """
     turns = _turns(tracker.applied_events(), config)[-max_turns:]
-    return DialogueContext(
-        sender_id=tracker.sender_id,
-        turns=turns,
-        emotion=_slot(tracker, config[EMOTION_SLOT]),
-        profile=_profile(tracker, config),
-    )
+    identity = identity_of(tracker.sender_id, tracker.get_latest_input_channel())
+    owner = _slot(tracker, config[OWNER_SLOT])
+    context = DialogueContext(identity.key, turns, _slot(tracker, config[EMOTION_SLOT]))
+    try:
+        return replace(context, profile=_profile(tracker, config, owner=str(owner) if owner else None))
+    except ProfileLeakError as error:
+        logger.error(f"Profile left out of the prompt: {error}")
+        return context
 
 
 def _turns(events: List[Any], config: Dict[Text, Any]) -> List[Turn]:
@@ -325,13 +338,13 @@ def _slot(tracker: DialogueStateTracker, name: Text) -> Any:
     return tracker.get_slot(name) if name in tracker.slots else None
 
 
-def _profile(tracker: DialogueStateTracker, config: Dict[Text, Any]) -> Optional[ProfileFacts]:
+def _profile(tracker: DialogueStateTracker, config: Dict[Text, Any], owner: Optional[Text]) -> Optional[ProfileFacts]:
     name = _slot(tracker, config[NAME_SLOT])
     preferences = _slot(tracker, config[PREFERENCES_SLOT])
     preferences = {str(k): str(v) for k, v in preferences.items()} if isinstance(preferences, dict) else {}
     if not name and not preferences:
         return None
-    return ProfileFacts(owner=tracker.sender_id, name=str(name) if name else None, preferences=preferences)
+    return ProfileFacts(owner=owner or "", name=str(name) if name else None, preferences=preferences)
 
 
 def _profile_values(tracker: DialogueStateTracker, config: Dict[Text, Any]) -> List[Text]:
@@ -399,7 +412,7 @@ def _flush(
     pending.clear()
     if turns and turns[-1].role == USER:
         history = tuple(turns[-int(config["max_history_turns"]) :])
-        emotion, profile = _slot(tracker, config[EMOTION_SLOT]), _profile(tracker, config)
+        emotion, profile = _slot(tracker, config[EMOTION_SLOT]), _profile(tracker, config, owner=tracker.sender_id)
         key = (history, emotion, repr(profile), reply)
         out.setdefault(key, Example(DialogueContext(tracker.sender_id, history, emotion, profile), reply))
     turns.append(Turn(ASSISTANT, reply))

@@ -16,6 +16,10 @@ import pytest
 import requests
 
 from tests.servers import Server, start_action_server, start_rasa_server, write_endpoints
+
+# Rasa's HTTP API is on (the tests read trackers through it), behind a token as any
+# deployment that enables it must be.
+API_TOKEN = "kai-tests-api-token"
 from tests.standin_apis import StandIn, slack_web_api, telegram_bot_api
 
 SLACK_TOKEN = "xoxb-1111111111-2222222222-kaitestbottoken"
@@ -43,16 +47,18 @@ class ChannelStack:
         self.rasa.stop()
         self.rasa = self._start_rasa(port=self.rasa.port)
 
-    def tracker(self, sender_id: str) -> Dict[str, Any]:
-        """The conversation's tracker as Rasa's HTTP API returns it."""
-        response = requests.get(f"{self.rasa.url}/conversations/{sender_id}/tracker", timeout=30)
+    def tracker(self, conversation: str) -> Dict[str, Any]:
+        """The conversation's tracker as Rasa's HTTP API returns it (``rest:alice``)."""
+        response = requests.get(
+            f"{self.rasa.url}/conversations/{conversation}/tracker", params={"token": API_TOKEN}, timeout=30
+        )
         response.raise_for_status()
         return response.json()
 
     def _start_rasa(self, port: int = 0) -> Server:
         return start_rasa_server(
             self.model, self.endpoints, self.workdir,
-            extra_args=["--enable-api"], env=self.env, port=port or None,
+            extra_args=["--enable-api", "--auth-token", API_TOKEN], env=self.env, port=port or None,
         )
 
 

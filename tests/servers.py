@@ -18,9 +18,16 @@ from typing import Dict, Iterator, List, Optional
 import requests
 import yaml
 
+from bot.identity import conversation_id
+from bot.sender_tokens import SECRET_ENV, SenderTokens
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 RASA = str(PROJECT_ROOT / ".venv" / "bin" / "rasa")
 STARTUP_TIMEOUT_S = 240
+# Every Rasa server of the tests signs sender tokens with this secret, so a test can
+# mint a REST sender's token as a backend sharing the secret would (see `say`).
+SENDER_SECRET = "kai-tests-sender-secret-0123456789"
+TOKENS = SenderTokens(SENDER_SECRET.encode())
 
 
 def free_port() -> int:
@@ -120,7 +127,7 @@ def start_rasa_server(
         *(extra_args or []),
     ]
     log_path = workdir / f"rasa-{port}.log"
-    server = Server(_spawn(args, log_path, env), port, log_path)
+    server = Server(_spawn(args, log_path, {SECRET_ENV: SENDER_SECRET, **(env or {})}), port, log_path)
     _wait_until_up(server, "/webhooks/rest/")
     return server
 
@@ -136,11 +143,24 @@ def running(*servers: Server) -> Iterator[None]:
 
 
 def say(server: Server, sender: str, text: str, timeout: float = 60) -> List[Dict]:
-    """Send one message over the REST channel and return the bot's replies."""
+    """Send one message over the REST channel as ``sender`` (with its signed token)
+    and return the bot's replies; the conversation is ``rest_conversation(sender)``."""
     response = requests.post(
         server.url + "/webhooks/rest/webhook",
-        json={"sender": sender, "message": text},
+        json={"sender": TOKENS.sign(sender), "message": text},
         timeout=timeout,
     )
     response.raise_for_status()
     return response.json()
+
+
+def rest_conversation(sender: str) -> str:
+    """The conversation id Rasa keeps a REST sender's conversation under."""
+    return conversation_id("rest", sender)
+
+
+def socketio_conversation(session_id: str) -> str:
+    """The conversation id Rasa keeps a confirmed socket.io session under."""
+    sender = TOKENS.sender_of(session_id)
+    assert sender is not None, f"{session_id!r} is not a session id the test servers issued"
+    return conversation_id("socketio", sender)

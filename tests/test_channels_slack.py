@@ -12,6 +12,7 @@ import requests
 from rasa_sdk import Tracker
 
 from actions.profile_client import identity
+from bot.identity import Identity
 from channels.guard import MAX_MESSAGE_CHARS
 from tests.channel_stack import SLACK_SIGNING_SECRET, SLACK_TOKEN, ChannelStack
 
@@ -66,9 +67,9 @@ def test_signed_event_gets_a_reply_posted_with_the_bot_token(channel_stack):
     reply = channel_stack.slack.wait_for("chat.postMessage", channel=channel)
     assert reply.headers["Authorization"] == f"Bearer {SLACK_TOKEN}"
     assert reply.params["text"].strip()
-    tracker = channel_stack.tracker(user)
+    tracker = channel_stack.tracker(f"slack:{user}")  # the conversation, namespaced by channel
     assert tracker["latest_input_channel"] == "slack"
-    assert identity(Tracker.from_dict(tracker)) == ("slack", user)  # the profile store's key
+    assert identity(Tracker.from_dict(tracker)) == Identity("slack", user)  # the profile store's key
 
 
 def test_unsigned_badly_signed_or_stale_events_get_401_and_no_reply(channel_stack):

@@ -14,8 +14,10 @@ import socketio
 from rasa_sdk import Tracker
 
 from actions.profile_client import identity
+from bot.identity import Identity
 from channels.guard import EMPTY_REPLY
-from channels.socketio import UNREADABLE_REPLY
+from channels.socketio import FORGED_SESSION, NO_SESSION, UNREADABLE_REPLY
+from tests.servers import TOKENS, socketio_conversation
 
 TIMEOUT = 60
 
@@ -58,35 +60,60 @@ def client(channel_stack):
 
 
 def test_session_request_and_a_reply_with_the_emotion_read(channel_stack, client):
-    session_id = f"sio-{uuid.uuid4().hex}"
-    assert start_session(client, session_id) == session_id
+    session_id = start_session(client, None)
 
     messages, end = turn(client, {"message": "I am so happy today", "session_id": session_id})
 
     assert messages and all(isinstance(m.get("text"), str) for m in messages if "text" in m)
-    tracker = channel_stack.tracker(session_id)
-    assert identity(Tracker.from_dict(tracker)) == ("socketio", session_id)
+    tracker = channel_stack.tracker(socketio_conversation(session_id))
+    assert identity(Tracker.from_dict(tracker)) == Identity("socketio", TOKENS.sender_of(session_id))
     read = [e for e in tracker["latest_message"]["entities"] if e["entity"] == "emotion"]
     assert read, "the NLU read no emotion in the message"
     assert end["emotion"]["emotion"] == read[0]["value"]
 
 
-def test_a_session_request_without_an_id_gets_a_fresh_one(client):
+def test_a_session_request_without_an_id_gets_a_fresh_signed_one(client):
     first = start_session(client, None)
-    assert len(first) == 32 and first != start_session(client, None)
+    assert TOKENS.sender_of(first) is not None and first != start_session(client, None)
 
 
 def test_a_reconnecting_page_continues_its_session(channel_stack):
-    session_id = f"sio-{uuid.uuid4().hex}"
     with connect(channel_stack) as first:
-        start_session(first, session_id)
+        session_id = start_session(first, None)
         turn(first, {"message": "hi", "session_id": session_id})
     with connect(channel_stack) as second:  # a reload: new socket, same session id
-        start_session(second, session_id)
+        assert start_session(second, session_id) == session_id
         messages, _ = turn(second, {"message": "bye", "session_id": session_id})
     assert messages
-    texts = [e["text"] for e in channel_stack.tracker(session_id)["events"] if e["event"] == "user"]
+    texts = [e["text"] for e in channel_stack.tracker(socketio_conversation(session_id))["events"] if e["event"] == "user"]
     assert texts == ["hi", "bye"]
+
+
+@pytest.mark.parametrize(
+    "session_id",
+    [f"sio-{uuid.uuid4().hex}", f"{uuid.uuid4().hex}.bm90LWEtc2lnbmF0dXJl", {"id": 1}],
+    ids=["self-chosen", "forged-signature", "not-a-string"],
+)
+def test_a_session_id_the_server_did_not_issue_is_refused(client, session_id):
+    client.emit("session_request", {"session_id": session_id})
+    event, data = client.receive(timeout=TIMEOUT)
+    assert event == "session_refused" and data == {"reason": FORGED_SESSION}
+
+
+def test_a_message_before_any_confirmed_session_is_refused(channel_stack, client):
+    other = TOKENS.sign("someone-else")
+    client.emit("user_uttered", {"message": "what do you know about me?", "session_id": other})
+    event, data = client.receive(timeout=TIMEOUT)
+    assert event == "session_refused" and data == {"reason": NO_SESSION}
+    assert channel_stack.tracker(socketio_conversation(other))["events"] == []
+
+
+def test_a_message_naming_another_session_is_answered_in_the_sockets_own(channel_stack, client):
+    own = start_session(client, None)
+    other = TOKENS.sign("someone-else-2")
+    turn(client, {"message": "hi", "session_id": other})
+    assert channel_stack.tracker(socketio_conversation(other))["events"] == []
+    assert [e["text"] for e in channel_stack.tracker(socketio_conversation(own))["events"] if e["event"] == "user"] == ["hi"]
 
 
 @pytest.mark.parametrize(

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import random
 import time
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import pytest
 import requests
 from rasa_sdk import Tracker
 
 from actions.profile_client import identity
+from bot.identity import Identity
+from channels.telegram import SECRET_TOKEN_HEADER
 from tests.channel_stack import TELEGRAM_WEBHOOK_URL, ChannelStack
 
 
@@ -32,12 +34,33 @@ def new_chat_id() -> int:
     return random.randint(10**8, 10**10)
 
 
-def post_update(stack: ChannelStack, **kwargs: Any) -> requests.Response:
-    return requests.post(f"{stack.rasa.url}/webhooks/telegram/webhook", timeout=60, **kwargs)
+def secret_token(stack: ChannelStack) -> str:
+    """The secret token the server registered with setWebhook, which Telegram sends back."""
+    return stack.telegram.wait_for("setWebhook", url=TELEGRAM_WEBHOOK_URL).params["secret_token"]
 
 
-def test_the_webhook_is_registered_when_the_server_starts(channel_stack):
-    channel_stack.telegram.wait_for("setWebhook", url=TELEGRAM_WEBHOOK_URL)
+def post_update(stack: ChannelStack, headers: Optional[Dict[str, str]] = None, **kwargs: Any) -> requests.Response:
+    """POST to the webhook as Telegram does: with the registered secret token."""
+    headers = {SECRET_TOKEN_HEADER: secret_token(stack), **(headers or {})}
+    return requests.post(f"{stack.rasa.url}/webhooks/telegram/webhook", headers=headers, timeout=60, **kwargs)
+
+
+def test_the_webhook_is_registered_with_a_secret_token_when_the_server_starts(channel_stack):
+    assert len(secret_token(channel_stack)) >= 32
+
+
+@pytest.mark.parametrize("token", [None, "", "not-the-secret-token"], ids=["missing", "empty", "wrong"])
+def test_an_update_without_the_secret_token_gets_401_and_no_reply(channel_stack, token):
+    chat_id = new_chat_id()
+    headers = {} if token is None else {SECRET_TOKEN_HEADER: token}
+    response = requests.post(
+        f"{channel_stack.rasa.url}/webhooks/telegram/webhook", json=text_update("hi", chat_id), headers=headers, timeout=60
+    )
+    assert response.status_code == 401
+    follow_up = new_chat_id()
+    post_update(channel_stack, json=text_update("hi", follow_up))
+    channel_stack.telegram.wait_for("sendMessage", chat_id=follow_up)
+    assert not channel_stack.telegram.calls_to("sendMessage", chat_id=chat_id)
 
 
 def test_an_update_gets_a_reply_through_send_message(channel_stack):
@@ -47,9 +70,9 @@ def test_an_update_gets_a_reply_through_send_message(channel_stack):
 
     reply = channel_stack.telegram.wait_for("sendMessage", chat_id=chat_id)
     assert reply.params["text"].strip()
-    tracker = channel_stack.tracker(str(chat_id))
+    tracker = channel_stack.tracker(f"telegram:{chat_id}")  # the conversation, namespaced by channel
     assert tracker["latest_input_channel"] == "telegram"
-    assert identity(Tracker.from_dict(tracker)) == ("telegram", str(chat_id))
+    assert identity(Tracker.from_dict(tracker)) == Identity("telegram", str(chat_id))
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import uuid
 
 import pytest
 
-from tests.servers import running, say, start_action_server, start_rasa_server, write_endpoints
+from tests.servers import rest_conversation, running, say, start_action_server, start_rasa_server, write_endpoints
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def test_conversation_over_rest_lands_in_the_sqlite_tracker_store(servers):
     rasa, tracker_db = servers
     sender = f"e2e-{uuid.uuid4().hex[:8]}"
     greeting = say(rasa, sender, "hello there")
-    assert greeting and greeting[0]["recipient_id"] == sender and greeting[0]["text"]
+    assert greeting and greeting[0]["recipient_id"] == rest_conversation(sender) and greeting[0]["text"]
     sad = say(rasa, sender, "I feel really sad and lonely today")
     assert any("sorry" in m.get("text", "").lower() for m in sad), sad
     assert say(rasa, sender, "are you a bot?")[0]["text"].startswith("I'm a bot")
@@ -30,7 +30,7 @@ def test_conversation_over_rest_lands_in_the_sqlite_tracker_store(servers):
 
     with sqlite3.connect(tracker_db) as db:
         rows = db.execute(
-            "SELECT type_name, intent_name, action_name FROM events WHERE sender_id = ? ORDER BY id", (sender,)
+            "SELECT type_name, intent_name, action_name FROM events WHERE sender_id = ? ORDER BY id", (rest_conversation(sender),)
         ).fetchall()
     intents = [intent for kind, intent, _ in rows if kind == "user"]
     actions = [action for kind, _, action in rows if kind == "action"]
@@ -39,6 +39,6 @@ def test_conversation_over_rest_lands_in_the_sqlite_tracker_store(servers):
 
     with sqlite3.connect(tracker_db) as db:
         slots = [json.loads(d) for (d,) in db.execute(
-            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'slot'", (sender,)
+            "SELECT data FROM events WHERE sender_id = ? AND type_name = 'slot'", (rest_conversation(sender),)
         )]
     assert ("emotion", "sadness") in [(slot["name"], slot["value"]) for slot in slots]

@@ -10,7 +10,7 @@ import uuid
 
 import requests
 
-from tests.servers import running, say, start_action_server, start_rasa_server, write_endpoints
+from tests.servers import rest_conversation, running, say, start_action_server, start_rasa_server, write_endpoints
 
 CHITCHAT = [
     "what's your favourite colour?",
@@ -38,7 +38,7 @@ def test_ten_turn_chitchat_over_rest(trained_model, tmp_path):
             answer = say(rasa, sender, text, timeout=120)
             assert answer, f"no reply to {text!r}:\n{rasa.log()[-3000:]}"
             replies.append(" ".join(m.get("text", "") for m in answer).strip())
-        response = requests.get(f"{rasa.url}/conversations/{sender}/tracker", params={"token": token}, timeout=30)
+        response = requests.get(f"{rasa.url}/conversations/{rest_conversation(sender)}/tracker", params={"token": token}, timeout=30)
         response.raise_for_status()
         tracker = response.json()
 

@@ -20,6 +20,7 @@ from actions.profile_actions import (
     ActionStorePreference,
 )
 from actions.recommend_action import ActionRecommend
+from bot.identity import conversation_id
 from bot.profiles import ProfileSettings, ProfileStore
 from tests.servers import running, start_action_server
 
@@ -50,8 +51,9 @@ def user_says(
 
 
 def tracker_for(sender: str, *events: Dict[str, Any], slots: Optional[Dict[str, Any]] = None) -> Tracker:
+    """The tracker of REST sender ``sender``'s conversation, as the REST channel names it."""
     latest = next((e["parse_data"] for e in reversed(events) if e["event"] == "user"), {})
-    return Tracker(sender, slots or {}, latest, list(events), False, None, {}, None)
+    return Tracker(conversation_id("rest", sender), slots or {}, latest, list(events), False, None, {}, None)
 
 
 async def run(action: Any, tracker: Tracker) -> tuple[List[str], List[Dict[str, Any]]]:
@@ -75,7 +77,7 @@ async def test_store_then_show_then_correct(store: ProfileStore) -> None:
     texts, events = await run(ActionStorePreference(), tracker_for(
         sid, user_says("I love sci-fi movies", "tell_preference", {"preference": "sci-fi", "category": "movie"})))
     assert texts == ["Noted: for movies you like sci-fi."]
-    assert slot_events(events) == {"user_name": None, "preferences": {"movie": "sci-fi"}}
+    assert slot_events(events) == {"user_name": None, "preferences": {"movie": "sci-fi"}, "profile_owner": f"rest:{sid}"}
 
     texts, events = await run(ActionStorePreference(), tracker_for(
         sid, user_says("I am Zoë 🎬", "tell_preference", {"name": "I"})))
@@ -90,7 +92,7 @@ async def test_store_then_show_then_correct(store: ProfileStore) -> None:
 
     texts, events = await run(ActionShowProfile(), tracker_for(sid, user_says("what do you know", "ask_profile")))
     assert "your name is Zoë 🎬" in texts[0] and "for movies you like comedy" in texts[0]
-    assert slot_events(events) == {"user_name": "Zoë 🎬", "preferences": {"movie": "comedy"}}
+    assert slot_events(events) == {"user_name": "Zoë 🎬", "preferences": {"movie": "comedy"}, "profile_owner": f"rest:{sid}"}
 
 
 @pytest.mark.asyncio
@@ -136,19 +138,35 @@ async def test_sql_in_entities_is_just_text(store: ProfileStore) -> None:
 
 
 @pytest.mark.asyncio
-async def test_session_start_loads_the_profile_and_creates_it_on_first_contact(store: ProfileStore) -> None:
+async def test_session_start_loads_the_profile_and_never_creates_one(store: ProfileStore) -> None:
     sid = new_sender()
-    # Returning after the session expired: the channel is known from earlier events.
+    # Returning after the session expired: the slots carry over, there is no profile.
     earlier = user_says("hi", "greet")
     _, events = await run(ActionSessionStart(), tracker_for(sid, earlier, slots={"emotion": "joy"}))
-    assert store.get("rest", sid) is not None  # created on first contact
+    assert store.get("rest", sid) is None  # a look-up creates nothing (see forget-me below)
     assert events[0]["event"] == "session_started" and events[-1]["name"] == "action_listen"
-    assert slot_events(events) == {"emotion": "joy", "user_name": None, "preferences": None}
+    assert slot_events(events) == {"emotion": "joy", "user_name": None, "preferences": None, "profile_owner": None}
 
     store.set_name("rest", sid, "Ana")
     store.set_preference("rest", sid, "food", "ramen")
-    _, events = await run(ActionSessionStart(), tracker_for(sid))  # brand-new tracker: no channel yet
-    assert slot_events(events) == {"user_name": "Ana", "preferences": {"food": "ramen"}}
+    _, events = await run(ActionSessionStart(), tracker_for(sid))  # brand-new tracker: the id names the channel
+    assert slot_events(events) == {"user_name": "Ana", "preferences": {"food": "ramen"}, "profile_owner": f"rest:{sid}"}
+
+
+@pytest.mark.asyncio
+async def test_session_start_never_loads_another_channels_profile(store: ProfileStore) -> None:
+    """Caught on the old main: a new conversation with no channel yet was looked up by
+    sender id alone, so a REST client naming a Telegram chat id got that user's profile."""
+    chat_id = new_sender()
+    store.set_name("telegram", chat_id, "Ana")
+    for conversation in (chat_id, f"rest:{chat_id}", f"rest:telegram:{chat_id}"):
+        tracker = Tracker(conversation, {}, {}, [], False, None, {}, None)
+        _, events = await run(ActionSessionStart(), tracker)
+        assert slot_events(events)["user_name"] is None, conversation
+    # A Telegram id arriving through the REST channel is no Telegram identity either.
+    posing = Tracker(f"telegram:{chat_id}", {}, {}, [user_says("hi", "greet", channel="rest")], False, None, {}, None)
+    texts, _ = await run(ActionShowProfile(), posing)
+    assert texts[0].startswith("I don't know anything about you yet")
 
 
 @pytest.mark.asyncio
@@ -178,7 +196,7 @@ async def test_forget_me_deletes_the_profile_and_restarts(store: ProfileStore) -
     after_restart = tracker_for(sid, user_says("yes", "affirm"), {"event": "action", "name": "action_forget_me"},
                                 {"event": "restart"})
     _, events = await run(ActionSessionStart(), after_restart)
-    assert slot_events(events) == {"user_name": None, "preferences": None}
+    assert slot_events(events) == {"user_name": None, "preferences": None, "profile_owner": None}
     assert store.get("rest", sid) is None
     texts, _ = await run(ActionShowProfile(), tracker_for(sid, user_says("?", "ask_profile")))
     assert texts[0].startswith("I don't know anything about you yet")

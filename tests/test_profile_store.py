@@ -165,7 +165,6 @@ def test_same_sender_id_on_different_channels_is_two_people(store: ProfileStore)
     store.set_name("slack", sid, "Ana")
     store.set_name("telegram", sid, "Bo")
     assert store.get("slack", sid).name == "Ana" and store.get("telegram", sid).name == "Bo"
-    assert store.find_by_sender(sid) is None  # ambiguous: refuse to guess
 
 
 def test_forget_deletes_every_row_of_the_user_and_nothing_else(store: ProfileStore) -> None:

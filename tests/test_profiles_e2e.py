@@ -16,7 +16,7 @@ from typing import Dict, List
 import pytest
 import sqlalchemy as sa
 
-from tests.servers import running, say, start_action_server, start_rasa_server, write_endpoints
+from tests.servers import rest_conversation, running, say, start_action_server, start_rasa_server, write_endpoints
 
 TRACKER_STORE = "bot.tracker_store.ForgetfulSQLTrackerStore"
 PROFILE_TABLES = ("users", "identities", "preferences", "profile_changes")
@@ -26,11 +26,11 @@ def texts(replies: List[Dict]) -> str:
     return " ".join(r.get("text", "") for r in replies)
 
 
-def tracker_rows(url: str, sender: str) -> List[str]:
+def tracker_rows(url: str, conversation: str) -> List[str]:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
-            return list(conn.execute(sa.text("SELECT data FROM events WHERE sender_id = :s"), {"s": sender}).scalars())
+            return list(conn.execute(sa.text("SELECT data FROM events WHERE sender_id = :s"), {"s": conversation}).scalars())
     finally:
         engine.dispose()
 
@@ -99,7 +99,7 @@ def test_remember_across_restarts_then_forget(trained_model: Path, tmp_path: Pat
     with running(rasa, actions):
         reply = texts(say(rasa, sender, "I love jazz music"))
         assert reply == "Noted: for music you like jazz.", reply
-        assert tracker_rows(databases["tracker_url"], sender), "the turn was not stored"
+        assert tracker_rows(databases["tracker_url"], rest_conversation(sender)), "the turn was not stored"
 
     actions, rasa = start_both()  # both processes restarted: memory must come from the databases
     with running(rasa, actions):
@@ -112,11 +112,11 @@ def test_remember_across_restarts_then_forget(trained_model: Path, tmp_path: Pat
         reply = texts(say(rasa, sender, "yes"))
         assert "deleted everything" in reply, reply
         assert profile_rows(databases["profile_url"], user_id, sender) == {t: 0 for t in PROFILE_TABLES}
-        assert tracker_rows(databases["tracker_url"], sender) == []
+        assert tracker_rows(databases["tracker_url"], rest_conversation(sender)) == []
 
         reply = texts(say(rasa, sender, "what do you know about me?"))
         assert "don't know anything about you" in reply, reply
-        events = [json.loads(row) for row in tracker_rows(databases["tracker_url"], sender)]
+        events = [json.loads(row) for row in tracker_rows(databases["tracker_url"], rest_conversation(sender))]
         # A fresh conversation: only the new message, none of the forgotten ones.
         assert [e["text"] for e in events if e["event"] == "user"] == ["what do you know about me?"]
         assert events[0]["name"] == "action_session_start"

@@ -7,6 +7,7 @@ to test-artifacts/.
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Iterator, List, Optional
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from tests.servers import PROJECT_ROOT
+from tests.servers import PROJECT_ROOT, socketio_conversation
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = PROJECT_ROOT / "test-artifacts"
@@ -78,7 +79,7 @@ def test_chat_page_talks_reloads_and_reconnects(channel_stack, browser):
     assert page.evaluate("window.typingSeen"), "the typing indicator never showed"
 
     session_id = page.evaluate("JSON.parse(localStorage.getItem('kai.webchat')).sessionId")
-    tracker = channel_stack.tracker(session_id)
+    tracker = channel_stack.tracker(socketio_conversation(session_id))
     assert user_texts(tracker) == ["hi"]
     # Rasa's socket.io output sends each paragraph of a response as its own message.
     bot_texts = [p for e in tracker["events"] if e["event"] == "bot" for p in e["text"].strip().split("\n\n")]
@@ -115,7 +116,7 @@ def test_chat_page_talks_reloads_and_reconnects(channel_stack, browser):
     send(page, "bye")
     expect(page.locator(".bubble.user .text")).to_have_text(["hi", "bye"])
     expect(page.locator(".bubble.bot").nth(len(bot_texts))).to_be_visible(timeout=REPLY_TIMEOUT_MS)
-    assert user_texts(channel_stack.tracker(session_id)) == ["hi", "bye"]
+    assert user_texts(channel_stack.tracker(socketio_conversation(session_id))) == ["hi", "bye"]
     page.screenshot(path=str(ARTIFACTS / "webchat-phone.png"))
 
 
@@ -140,5 +141,22 @@ def test_a_websocket_only_socketio_client_gets_a_reply(channel_stack, browser):
     result = page.evaluate(WEBSOCKET_ONLY_TURN)
     assert result["transport"] == "websocket"
     assert result["reply"]["text"]
-    assert user_texts(channel_stack.tracker(result["sessionId"])) == ["hi"]
+    assert user_texts(channel_stack.tracker(socketio_conversation(result["sessionId"]))) == ["hi"]
+    page.close()
+
+
+def test_a_page_holding_a_session_id_the_server_did_not_issue_starts_afresh(channel_stack, browser):
+    """A stored id the server cannot verify (a forged one, or one signed before the
+    secret changed) is refused; the page drops it and its history and gets a new one."""
+    page = browser.new_page()
+    page.goto(f"{channel_stack.rasa.url}/webhooks/webchat/")
+    forged = {"sessionId": "someone-else.bm90LWEtc2lnbmF0dXJl", "history": [], "emotion": None}
+    page.evaluate(f"localStorage.setItem('kai.webchat', JSON.stringify({json.dumps(forged)}))")
+    page.reload()
+    expect(page.locator("#status")).to_have_attribute("data-state", "connected", timeout=RECONNECT_TIMEOUT_MS)
+    session_id = page.evaluate("JSON.parse(localStorage.getItem('kai.webchat')).sessionId")
+    assert session_id != forged["sessionId"]
+    send(page, "hi")
+    expect(page.locator(".bubble.bot").first).to_be_visible(timeout=REPLY_TIMEOUT_MS)
+    assert user_texts(channel_stack.tracker(socketio_conversation(session_id))) == ["hi"]
     page.close()

@@ -29,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 IGNORE_INDEX = -100
 # Bump when the training code changes what a cached corpus adapter contains.
-CORPUS_ADAPTER_VERSION = 2
+CORPUS_ADAPTER_VERSION = 3
 COMPLETE_MARKER = ".complete"
 FINGERPRINT_FILE = "fingerprint.json"
 

@@ -86,22 +86,6 @@ class ProfileStore:
         """The profile of this identity, or None if we have never met it."""
         return self._read(lambda s: _profile_of(s, _user_for(s, channel, sender_id)))
 
-    def find_by_sender(self, sender_id: str) -> Optional[Profile]:
-        """The profile of ``sender_id`` on whichever channel, if exactly one matches.
-
-        Rasa runs ``action_session_start`` before the first message is logged, so
-        a brand-new conversation's channel is not known yet; Rasa itself keys
-        conversations by sender id alone.
-        """
-
-        def unit(s: Session) -> Optional[Profile]:
-            users = s.scalars(
-                select(User).join(Identity).where(Identity.sender_id == sender_id).limit(2)
-            ).all()
-            return _profile_of(s, users[0]) if len(users) == 1 else None
-
-        return self._read(unit)
-
     def changes(self, channel: str, sender_id: str) -> List[Change]:
         """The audit trail of this identity's user, oldest first."""
 
@@ -206,10 +190,6 @@ class ProfileStore:
             return [] if user is None else _delete_user(s, user.id)
 
         return self._write(unit)
-
-    def forget_user(self, user_id: int) -> List[Tuple[str, str]]:
-        """Like :meth:`forget`, for a user found another way (e.g. :meth:`find_by_sender`)."""
-        return self._write(lambda s: _delete_user(s, user_id))
 
     # -- units of work ---------------------------------------------------------
 

@@ -4,7 +4,9 @@
  * Protocol (Rasa's): emit "session_request" {session_id} on every (re)connect, get
  * "session_confirm" <id>; send the user event {message, session_id}; receive the bot
  * event with Rasa message dicts. Added by this project: "turn_end" {emotion} once the
- * bot has answered, which ends the typing indicator and updates the emotion badge.
+ * bot has answered, which ends the typing indicator and updates the emotion badge, and
+ * "session_refused" {reason} when the stored session id is not one this server issued
+ * (its secret changed): the page then starts a new conversation.
  *
  * The session id and the visible history live in localStorage, so a reload shows the
  * same conversation and continues the same Rasa tracker.
@@ -77,6 +79,13 @@
       setTyping(false);
       // The client retries by itself unless the server closed the session on purpose.
       if (reason === "io server disconnect") { socket.connect(); }
+    });
+    socket.on("session_refused", function () {
+      // The server disconnects next, and the reconnect asks for a new session.
+      state = { sessionId: null, history: [], emotion: null };
+      saveState();
+      ui.messages.textContent = "";
+      showEmotion(null);
     });
     socket.on("connect_error", function () {
       setStatus("Can't reach Kai, retrying…", "offline");
