@@ -8,6 +8,12 @@ strings, wrong shapes, content types and methods, sent to each given base URL
 hide Rasa's own handling). Every request must get an HTTP response below 500.
 The corpus is fixed, so two runs send the same bytes; ``rounds`` repeats it so
 that memory growth per round can be seen.
+
+The REST channel answers a well-formed message whose sender is not a signed token
+(``bot.sender_tokens``) with 401, before Rasa sees it. Given the servers' ``tokens``
+(on the command line: ``KAI_SENDER_SECRET``, else ``var/sender_secret``), the corpus
+signs its senders, so that its messages reach Rasa's parsing, NLU and dialogue behind
+that check; the injection strings sent *as* the sender stay unsigned on purpose.
 """
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ import requests
 from tqdm import tqdm
 
 from bot.scale.loadgen import FAILURE_REPLY_START
+from bot.sender_tokens import SenderTokens
 
 WEBHOOK = "/webhooks/rest/webhook"
 REQUEST_TIMEOUT_S = 60
@@ -81,18 +88,21 @@ def _message(sender: str, text: object, **extra: object) -> bytes:
     return _json({"sender": sender, "message": text, **extra})
 
 
-def corpus(run_id: str) -> Iterator[NastyRequest]:
-    """The requests, in a fixed order; senders are unique to ``run_id``."""
+def corpus(run_id: str, tokens: Optional[SenderTokens] = None) -> Iterator[NastyRequest]:
+    """The requests, in a fixed order; senders are unique to ``run_id``, signed with ``tokens``."""
+    def signed(name: str) -> str:
+        return tokens.sign(name) if tokens is not None else name
+
     def sender(i: int) -> str:
-        return f"bad-{run_id}-{i}"
+        return signed(f"bad-{run_id}-{i}")
 
     post = lambda name, body, **kw: NastyRequest(name, "POST", WEBHOOK, body, **kw)  # noqa: E731
     yield post("message of 2 MB", _message(sender(0), "a" * 2_000_000))
     yield post("body of 20 MB", _message(sender(1), "b " * 10_000_000))
     yield post("metadata with 200,000 keys", _message(sender(2), "hi", metadata={str(i): i for i in range(200_000)}))
-    yield post("invalid UTF-8", b'{"sender": "bad-utf8", "message": "\xff\xfe\xc3\x28 hi"}')
+    yield post("invalid UTF-8", b'{"sender": "%s", "message": "\xff\xfe\xc3\x28 hi"}' % signed("bad-utf8").encode())
     yield post("invalid UTF-8 in sender", b'{"sender": "\xc0\xaf", "message": "hi"}')
-    yield post("Latin-1 body", '{"sender": "latin", "message": "café"}'.encode("latin-1"))
+    yield post("Latin-1 body", f'{{"sender": "{signed("latin")}", "message": "café"}}'.encode("latin-1"))
     nested = "{" + '"a": {' * NESTING_DEPTH + "}" * NESTING_DEPTH + "}"
     yield post("JSON nested 100,000 deep in metadata",
                f'{{"sender": "{sender(3)}", "message": "hi", "metadata": {nested}}}'.encode())
@@ -109,11 +119,11 @@ def corpus(run_id: str) -> Iterator[NastyRequest]:
         ("message missing", _json({"sender": sender(7)})), ("sender is a list", _json({"sender": [], "message": "hi"})),
         ("sender of 10,000 chars", _message("s" * 10_000, "hi")),
         ("sender a 5,000-digit number", ('{"sender": ' + "9" * 5000 + ', "message": "hi"}').encode()),
-        ("NaN and Infinity", b'{"sender": "nan", "message": "hi", "metadata": {"a": NaN, "b": -Infinity}}'),
+        ("NaN and Infinity", _message(signed("nan"), "hi", metadata={"a": float("nan"), "b": float("-inf")})),
         ("metadata is a list", _message(sender(8), "hi", metadata=[1, 2])),
-        ("duplicate keys", b'{"sender": "dup", "message": "hi", "message": "again"}'),
-        ("truncated JSON", b'{"sender": "trunc", "message": "hi'),
-        ("trailing garbage", b'{"sender": "trail", "message": "hi"} xyz'),
+        ("duplicate keys", b'{"sender": "%s", "message": "hi", "message": "again"}' % signed("dup").encode()),
+        ("truncated JSON", b'{"sender": "%s", "message": "hi' % signed("trunc").encode()),
+        ("trailing garbage", b'{"sender": "%s", "message": "hi"} xyz' % signed("trail").encode()),
         ("input_channel claims slack", _message(sender(9), "hi", input_channel="slack")),
     ):
         yield post(name, body)
@@ -147,11 +157,16 @@ def send(base_url: str, request: NastyRequest) -> Tuple[int, bool]:
 
 def run_bad_input(
     base_urls: Sequence[str], rounds: int = 1, after_round: Optional[Callable[[int], None]] = None,
+    *, tokens: Optional[SenderTokens] = None,
 ) -> BadInputResult:
-    """Send the corpus ``rounds`` times to every URL; ``after_round(i)`` runs after each round."""
+    """Send the corpus ``rounds`` times to every URL; ``after_round(i)`` runs after each round.
+
+    ``tokens`` (the servers' secret) signs the senders; without it every well-formed
+    message stops at the REST channel's 401.
+    """
     result = BadInputResult()
     run_id = uuid.uuid4().hex[:8]
-    requests_per_round = list(corpus(run_id))
+    requests_per_round = list(corpus(run_id, tokens))
     for round_index in range(rounds):
         for base_url in base_urls:
             for request in tqdm(requests_per_round, desc=f"bad input {round_index + 1}/{rounds} {base_url}",
@@ -166,8 +181,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot.scale.bad_input", description=__doc__.split("\n")[0])
     parser.add_argument("urls", nargs="+", help="base URLs, e.g. http://127.0.0.1:8080")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--unsigned", action="store_true", help="send plain senders (the servers' 401 path)")
     args = parser.parse_args(argv)
-    result = run_bad_input(args.urls, args.rounds)
+    result = run_bad_input(args.urls, args.rounds, tokens=None if args.unsigned else SenderTokens.from_environment())
     print(json.dumps({"requests": result.requests, "status_5xx": result.status_5xx,
                       "no_response": result.no_response, "apologies": result.apologies, "by_status": result.by_status}, indent=2))
     for failure in result.failures:
