@@ -7,6 +7,8 @@
 #   INTERFACE=0.0.0.0   where it listens (127.0.0.1 keeps it to this machine)
 #   MODEL=models     a model file, or a folder whose newest model is used
 #   ENDPOINTS=endpoints.yml, ACTIONS_PORT=5055 (the port its action_endpoint names)
+#   ACTIONS_INTERFACE=127.0.0.1   where the action server listens: only Rasa may call it
+#                    (it runs any action for any conversation a caller names)
 # Logs: var/rasa.log and var/actions.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +19,7 @@ INTERFACE=${INTERFACE:-0.0.0.0}
 MODEL=${MODEL:-models}
 ENDPOINTS=${ENDPOINTS:-endpoints.yml}
 ACTIONS_PORT=${ACTIONS_PORT:-5055}
+ACTIONS_INTERFACE=${ACTIONS_INTERFACE:-127.0.0.1}
 STARTUP_TIMEOUT_S=${STARTUP_TIMEOUT_S:-300}
 PAGE="http://localhost:${PORT}/webhooks/webchat/"
 
@@ -64,7 +67,8 @@ wait_until_up() {  # name, pid, url, log
 }
 
 echo "serve: starting the action server (port $ACTIONS_PORT) and Rasa (port $PORT); logs in var/"
-.venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" > var/actions.log 2>&1 &
+# rasa_sdk reads its interface from SANIC_HOST (it has no --interface flag).
+SANIC_HOST="$ACTIONS_INTERFACE" .venv/bin/rasa run actions --actions actions --port "$ACTIONS_PORT" > var/actions.log 2>&1 &
 pids+=($!)
 .venv/bin/rasa run --model "$MODEL" --endpoints "$ENDPOINTS" --credentials credentials.yml \
   --interface "$INTERFACE" --port "$PORT" > var/rasa.log 2>&1 &

@@ -1,12 +1,9 @@
 """Rasa's SlackInput (through channels.slack) against a loopback Slack Web API stand-in."""
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import time
-import uuid
-from typing import Any, Dict, Optional
+from typing import Any, Dict
 
 import requests
 from rasa_sdk import Tracker
@@ -14,39 +11,8 @@ from rasa_sdk import Tracker
 from actions.profile_client import identity
 from bot.identity import Identity
 from channels.guard import MAX_MESSAGE_CHARS
-from tests.channel_stack import SLACK_SIGNING_SECRET, SLACK_TOKEN, ChannelStack
-
-
-def signed_headers(body: bytes, secret: str = SLACK_SIGNING_SECRET, timestamp: Optional[int] = None) -> Dict[str, str]:
-    """Headers as Slack signs a request (https://api.slack.com/authentication/verifying-requests-from-slack)."""
-    timestamp = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:".encode() + body, hashlib.sha256).hexdigest()
-    return {
-        "Content-Type": "application/json",
-        "X-Slack-Request-Timestamp": str(timestamp),
-        "X-Slack-Signature": f"v0={digest}",
-    }
-
-
-def direct_message(text: str, user: Optional[str] = None, channel: Optional[str] = None) -> Dict[str, Any]:
-    """An Events API envelope for a direct message to the bot."""
-    return {
-        "token": "unused-verification-token",
-        "team_id": "T0KAI",
-        "api_app_id": "A0KAI",
-        "type": "event_callback",
-        "event_id": f"Ev{uuid.uuid4().hex[:10].upper()}",
-        "event_time": int(time.time()),
-        "authorizations": [{"user_id": "U0KAIBOT", "is_bot": True}],
-        "event": {
-            "type": "message",
-            "channel_type": "im",
-            "user": user or f"U{uuid.uuid4().hex[:9].upper()}",
-            "channel": channel or f"D{uuid.uuid4().hex[:9].upper()}",
-            "text": text,
-            "ts": f"{time.time():.6f}",
-        },
-    }
+from tests.channel_stack import SLACK_TOKEN, ChannelStack
+from tests.platform_clients import direct_message, signed_headers
 
 
 def post(stack: ChannelStack, body: bytes, headers: Dict[str, str]) -> requests.Response:

@@ -1,9 +1,7 @@
 """Rasa's TelegramInput (through channels.telegram) against a loopback Bot API stand-in."""
 from __future__ import annotations
 
-import random
-import time
-from typing import Any, Dict, Optional
+from typing import Dict, Optional
 
 import pytest
 import requests
@@ -12,37 +10,7 @@ from rasa_sdk import Tracker
 from actions.profile_client import identity
 from bot.identity import Identity
 from channels.telegram import SECRET_TOKEN_HEADER
-from tests.channel_stack import TELEGRAM_WEBHOOK_URL, ChannelStack
-
-
-def text_update(text: str, chat_id: int) -> Dict[str, Any]:
-    """An Update as Telegram posts it for a private text message."""
-    user = {"id": chat_id, "is_bot": False, "first_name": "Ana", "language_code": "en"}
-    return {
-        "update_id": random.randint(1, 2**31),
-        "message": {
-            "message_id": random.randint(1, 2**31),
-            "from": user,
-            "chat": {"id": chat_id, "first_name": "Ana", "type": "private"},
-            "date": int(time.time()),
-            "text": text,
-        },
-    }
-
-
-def new_chat_id() -> int:
-    return random.randint(10**8, 10**10)
-
-
-def secret_token(stack: ChannelStack) -> str:
-    """The secret token the server registered with setWebhook, which Telegram sends back."""
-    return stack.telegram.wait_for("setWebhook", url=TELEGRAM_WEBHOOK_URL).params["secret_token"]
-
-
-def post_update(stack: ChannelStack, headers: Optional[Dict[str, str]] = None, **kwargs: Any) -> requests.Response:
-    """POST to the webhook as Telegram does: with the registered secret token."""
-    headers = {SECRET_TOKEN_HEADER: secret_token(stack), **(headers or {})}
-    return requests.post(f"{stack.rasa.url}/webhooks/telegram/webhook", headers=headers, timeout=60, **kwargs)
+from tests.platform_clients import new_chat_id, post_update, secret_token, text_update
 
 
 def test_the_webhook_is_registered_with_a_secret_token_when_the_server_starts(channel_stack):

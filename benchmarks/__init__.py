@@ -1,0 +1,1 @@
+"""Benchmarks that need running servers (``python -m benchmarks.security``); results in ``results/``."""
