@@ -89,12 +89,16 @@ def _kept_secret(path: Path) -> bytes:
         return path.read_bytes().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
     secret = secrets.token_urlsafe(32).encode()
-    # O_EXCL: two servers starting at once must not each keep a different secret.
+    draft = path.with_name(f"{path.name}.{os.getpid()}")
+    draft.touch(mode=0o600)
+    draft.write_bytes(secret)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # A hard link appears whole or not at all, and fails if the file exists: two
+        # servers starting at once end up with the same secret, never a half-written one.
+        os.link(draft, path)
     except FileExistsError:
         return path.read_bytes().strip()
-    with os.fdopen(fd, "wb") as file:
-        file.write(secret)
+    finally:
+        draft.unlink()
     logger.warning(f"{SECRET_ENV} is unset: generated a sender-token secret in {path} (set it to share one).")
     return secret
