@@ -121,7 +121,9 @@ class ActionStorePreference(Action):
                 text="I didn't catch what to remember. Try \"My name is Sam\" or \"I love jazz music\"."
             )
             return []
-        if value is not None and category is None:
+        # Entities can come from anywhere ("/tell_preference{...}" in a message, the HTTP
+        # API): a value that is not text is refused below with the reason, not guessed at.
+        if isinstance(value, str) and category is None:
             category = guess_category(value)
             if category is None:
                 shown = value if len(value) <= 40 else value[:40] + "..."
@@ -133,7 +135,8 @@ class ActionStorePreference(Action):
         try:
             # Everything is checked before anything is written: all of it or none.
             name = clean_name(name) if name is not None else None
-            category, value = (clean_category(category), clean_value(value)) if value is not None else (None, None)
+            value = clean_value(value) if value is not None else None
+            category = clean_category(category) if value is not None else None
             replies = await call_store(self._store, who, name, category, value)
             profile = await call_store(lookup, who)
         except InvalidProfileValue as error:

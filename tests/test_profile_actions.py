@@ -115,6 +115,9 @@ async def test_category_is_guessed_from_the_catalogue_or_asked_for(store: Profil
         # Nothing is half-stored: the valid name is not kept when the preference is refused.
         ({"name": "Ana", "preference": "history", "category": "podcast"}, "not 'podcast'"),
         ({"preference": "z" * 5000}, "Is " + "z" * 40 + "... a movie"),
+        # Entities typed as "/tell_preference{...}" can be any JSON (found by the fuzzer).
+        ({"preference": {"genre": "jazz"}}, "That preference isn't text"),
+        ({"name": ["Ana"]}, "That name isn't text"),
     ],
 )
 @pytest.mark.asyncio
