@@ -20,6 +20,8 @@ from tests.servers import Server, start_action_server, start_rasa_server, write_
 # Rasa's HTTP API is on (the tests read trackers through it), behind a token as any
 # deployment that enables it must be.
 API_TOKEN = "kai-tests-api-token"
+# And Rasa's JWT option, which the REST channel also accepts as proof of a sender.
+JWT_SECRET = "kai-tests-jwt-secret"
 from tests.standin_apis import StandIn, slack_web_api, telegram_bot_api
 
 SLACK_TOKEN = "xoxb-1111111111-2222222222-kaitestbottoken"
@@ -58,7 +60,8 @@ class ChannelStack:
     def _start_rasa(self, port: int = 0) -> Server:
         return start_rasa_server(
             self.model, self.endpoints, self.workdir,
-            extra_args=["--enable-api", "--auth-token", API_TOKEN], env=self.env, port=port or None,
+            extra_args=["--enable-api", "--auth-token", API_TOKEN, "--jwt-secret", JWT_SECRET],
+            env=self.env, port=port or None,
         )
 
 

@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import uuid
 
+import jwt
 import pytest
 import requests
 
 from channels.guard import EMPTY_REPLY, MAX_MESSAGE_CHARS
+from tests.channel_stack import JWT_SECRET
 from tests.servers import TOKENS, rest_conversation, say
 
 
@@ -33,6 +35,14 @@ def test_a_new_client_gets_a_sender_token_and_speaks_with_it(channel_stack):
     assert sender is not None  # signed with the server's secret
     response = requests.post(webhook(channel_stack), json={"sender": token, "message": "hi"}, timeout=60)
     assert response.status_code == 200 and response.json()[0]["recipient_id"] == rest_conversation(sender)
+
+
+def test_a_jwt_from_rasas_jwt_secret_speaks_as_its_username(channel_stack):
+    user = new_sender()
+    token = jwt.encode({"user": {"username": user, "role": "user"}}, JWT_SECRET, algorithm="HS256")
+    body = {"sender": "ignored-when-a-jwt-is-given", "message": "hi"}
+    response = requests.post(webhook(channel_stack), json=body, headers={"Authorization": f"Bearer {token}"}, timeout=60)
+    assert response.status_code == 200 and response.json()[0]["recipient_id"] == rest_conversation(user)
 
 
 @pytest.mark.parametrize("sender", ["alice", "alice.forged-signature", None], ids=["plain", "forged", "missing"])
