@@ -2,6 +2,10 @@
 
 One cluster for the module (2 `rasa run`, 2 action servers, nginx), on a fresh
 PostgreSQL database and Redis db 14. The full measurements are `python -m bot.bench scale`.
+
+The REST channel only takes signed senders: the load generator and these tests sign
+theirs with the cluster's shared secret (``Cluster.tokens``), as a backend minting
+tokens for its users does, and read trackers back under ``rest:<sender>``.
 """
 from __future__ import annotations
 
@@ -16,11 +20,13 @@ import pytest
 import redis
 import requests
 
+from bot.identity import conversation_id
 from bot.scale.bad_input import run_bad_input
 from bot.scale.check import CheckResult, StoredEvent, check_conversation, check_conversations
 from bot.scale.cluster import Cluster, ClusterError, local_env
 from bot.scale.cluster import main as cluster_main
 from bot.scale.loadgen import SentMessage, run_load
+from bot.sender_tokens import SECRET_ENV, SenderTokens
 
 REDIS_DB = 14
 # A conversation whose turn died with a killed server waits this long for its Redis
@@ -57,7 +63,7 @@ def test_conversations_survive_kill_9_of_a_rasa_and_an_action_server(cluster: Cl
 
     killer = threading.Thread(target=kill_both)
     killer.start()
-    load = asyncio.run(run_load(cluster.url, concurrency=4, duration_s=20, burst=True))
+    load = asyncio.run(run_load(cluster.url, concurrency=4, duration_s=20, burst=True, tokens=cluster.tokens))
     killer.join()
     cluster.wait_until_all_up()
 
@@ -75,9 +81,9 @@ def test_conversations_survive_kill_9_of_a_rasa_and_an_action_server(cluster: Cl
     # The restarted server serves again, with the history the other one wrote.
     sender = load.messages[0].sender
     reply = requests.post(cluster.rasa[0].url + "/webhooks/rest/webhook",
-                          json={"sender": sender, "message": "bye"}, timeout=60)
+                          json={"sender": cluster.tokens.sign(sender), "message": "bye"}, timeout=60)
     assert reply.status_code == 200
-    tracker = requests.get(f"{cluster.rasa[0].url}/conversations/{sender}/tracker",
+    tracker = requests.get(f"{cluster.rasa[0].url}/conversations/{conversation_id('rest', sender)}/tracker",
                            params={"token": TOKEN}, timeout=30).json()
     texts = [e.get("text") for e in tracker["events"] if e["event"] == "user"]
     assert texts[-1] == "bye" and len(texts) >= 2
@@ -89,6 +95,37 @@ def test_nasty_payloads_get_answers_below_500_and_kill_nothing(cluster: Cluster)
     assert result.status_5xx == 0 and result.no_response == 0, result.failures
     assert [p.popen.pid for p in cluster.rasa] == pids and all(p.alive() for p in cluster.rasa)
     assert result.by_status.get(413) and result.by_status.get(400) and result.by_status.get(401)
+
+
+def test_every_server_takes_a_token_signed_with_the_shared_secret_and_no_other(cluster: Cluster) -> None:
+    """nginx may send a conversation's next message to any server: they must agree on tokens."""
+    sender = f"shared-{uuid.uuid4().hex[:8]}"
+    token = cluster.tokens.sign(sender)
+    for server in cluster.rasa:
+        reply = requests.post(server.url + "/webhooks/rest/webhook", json={"sender": token, "message": "hi"},
+                              timeout=60)
+        assert reply.status_code == 200, (server.name, reply.text)
+    tracker = requests.get(f"{cluster.rasa[0].url}/conversations/{conversation_id('rest', sender)}/tracker",
+                           params={"token": TOKEN}, timeout=30).json()
+    assert [e.get("text") for e in tracker["events"] if e["event"] == "user"] == ["hi", "hi"]
+    forged = SenderTokens(b"not-the-cluster-secret-0123456789").sign(sender)
+    for url in (cluster.url, *(server.url for server in cluster.rasa)):
+        for claimed in (sender, forged, conversation_id("rest", sender)):
+            reply = requests.post(url + "/webhooks/rest/webhook", json={"sender": claimed, "message": "hi"},
+                                  timeout=30)
+            assert reply.status_code == 401, (url, claimed, reply.status_code)
+
+
+def test_the_cluster_shares_one_sender_secret(tmp_path: Path) -> None:
+    from_env = Cluster(tmp_path / "model.tar.gz", tmp_path, servers=3, env={SECRET_ENV: "s" * 32})
+    generated = [Cluster(tmp_path / "model.tar.gz", tmp_path, servers=3, env={}) for _ in range(2)]
+    assert from_env.sender_secret == "s" * 32
+    assert generated[0].sender_secret != generated[1].sender_secret and len(generated[0].sender_secret) >= 32
+    for cluster in (from_env, *generated):
+        envs = [cluster._rasa_server(i, action_port=1).env for i in range(cluster.servers)]
+        assert {env[SECRET_ENV] for env in envs} == {cluster.sender_secret}
+    with pytest.raises(ValueError, match=SECRET_ENV):
+        Cluster(tmp_path / "model.tar.gz", tmp_path, env={SECRET_ENV: "short"})
 
 
 def test_the_api_needs_the_token(cluster: Cluster) -> None:

@@ -17,6 +17,10 @@ In order, on a fresh PostgreSQL database (dropped at the end) and a Redis db num
 4. Bad input: the fixed corpus of ``bot.scale.bad_input``, ``--bad-input-rounds``
    times, through nginx and to one server directly; memory after each round.
 
+The servers of each cluster share one sender-token secret (``KAI_SENDER_SECRET`` if
+set, else generated per cluster) and the load signs its senders with it, as a backend
+minting tokens for its users would; conversations are stored as ``rest:<sender>``.
+
 Generation is off (see ``bot.scale.model``). The 1-minute load average is recorded
 next to each timing: on a shared 2-core machine, timings are inflated by others' work.
 Writes ``benchmarks/results/scale.json`` and a table and plot to ``benchmarks/runs/scale-TIMESTAMP/``.
@@ -62,9 +66,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             with Cluster(model, run_dir / f"servers-{servers}", servers, args.action_servers,
                          auth_token=uuid.uuid4().hex, env=env) as cluster:
                 print(f"scale: {servers} Rasa server(s) up behind {cluster.url}", flush=True)
-                _load(cluster.url, 2, WARMUP_S)
+                _load(cluster, 2, WARMUP_S)
                 warm_mb = [p.rss_mb() for p in cluster.rasa]
-                sweep = [_timed_run(cluster.url, c, args.duration) for c in args.concurrency]
+                sweep = [_timed_run(cluster, c, args.duration) for c in args.concurrency]
                 results[f"servers_{servers}"] = _sweep_summary(sweep)
                 results[f"servers_{servers}"]["check"] = check_conversations(
                     db_url, [m for run in sweep for m in run.messages]).as_dict()
@@ -118,13 +122,14 @@ def _services(admin_url: str, redis_db: int) -> Iterator[tuple]:
         admin.dispose()
 
 
-def _load(url: str, concurrency: int, duration: float, burst: bool = False) -> LoadResult:
-    return asyncio.run(run_load(url, concurrency, duration, burst=burst))
+def _load(cluster: Cluster, concurrency: int, duration: float, burst: bool = False) -> LoadResult:
+    """Load through nginx, senders signed with the cluster's shared secret (as a backend would)."""
+    return asyncio.run(run_load(cluster.url, concurrency, duration, burst=burst, tokens=cluster.tokens))
 
 
-def _timed_run(url: str, concurrency: int, duration: float) -> LoadResult:
+def _timed_run(cluster: Cluster, concurrency: int, duration: float) -> LoadResult:
     load_before = os.getloadavg()[0]
-    result = _load(url, concurrency, duration)
+    result = _load(cluster, concurrency, duration)
     result.load_avg = (load_before + os.getloadavg()[0]) / 2  # type: ignore[attr-defined]
     summary = result.summary()
     print(f"scale:   C={concurrency:<3} {summary['throughput_msg_s']:>7} msg/s  p50 {summary['p50_ms']} ms  "
@@ -168,7 +173,7 @@ def _crash_run(cluster: Cluster, db_url: str, concurrency: int, duration: float)
 
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
-    result = _load(cluster.url, concurrency, duration, burst=True)
+    result = _load(cluster, concurrency, duration, burst=True)
     thread.join()
     cluster.wait_until_all_up()
     check = check_conversations(db_url, result.messages)

@@ -1,7 +1,8 @@
 """Read the conversations of a load run back from the SQL tracker store and check them.
 
 For every conversation the load generator played, against the rows of Rasa's
-``events`` table (in insertion order):
+``events`` table (in insertion order) under its conversation id ``rest:<sender>``
+(``bot.identity``: the REST channel puts its name in front of the signed sender):
 
 * lost: a message the client got a reply for is not stored;
 * duplicated: a message (sender, seq) is stored more than once;
@@ -25,7 +26,8 @@ from typing import Dict, Iterable, List, Optional, Sequence
 
 import sqlalchemy as sa
 
-from bot.scale.loadgen import SentMessage
+from bot.identity import conversation_id
+from bot.scale.loadgen import CHANNEL, SentMessage
 
 ACTION_LISTEN = "action_listen"
 
@@ -62,16 +64,17 @@ def check_conversations(db_url: str, sent: Sequence[SentMessage]) -> CheckResult
     by_sender: Dict[str, List[SentMessage]] = defaultdict(list)
     for message in sent:
         by_sender[message.sender].append(message)
-    stored = load_events(db_url, by_sender)
+    stored = load_events(db_url, [conversation_id(CHANNEL, sender) for sender in by_sender])
     result = CheckResult(messages=len(sent), conversations=len(by_sender))
     result.failed_at_client = sum(not m.ok for m in sent)
     for sender, messages in by_sender.items():
-        check_conversation(sender, messages, stored.get(sender, []), result)
+        check_conversation(sender, messages, stored.get(conversation_id(CHANNEL, sender), []), result)
     return result
 
 
-def load_events(db_url: str, senders: Iterable[str]) -> Dict[str, List[StoredEvent]]:
-    """Events of ``senders`` from Rasa's ``events`` table, in the order they were written."""
+def load_events(db_url: str, conversations: Iterable[str]) -> Dict[str, List[StoredEvent]]:
+    """Events of ``conversations`` (Rasa's ``sender_id``s, e.g. ``rest:<sender>``) from
+    Rasa's ``events`` table, in the order they were written."""
     engine = sa.create_engine(db_url, future=True)
     events = sa.table("events", sa.column("id"), sa.column("sender_id"), sa.column("type_name"),
                       sa.column("action_name"), sa.column("data"))
@@ -79,7 +82,7 @@ def load_events(db_url: str, senders: Iterable[str]) -> Dict[str, List[StoredEve
     try:
         with engine.connect() as conn:
             query = (sa.select(events.c.sender_id, events.c.type_name, events.c.action_name, events.c.data)
-                     .where(events.c.sender_id.in_(list(senders))).order_by(events.c.id))
+                     .where(events.c.sender_id.in_(list(conversations))).order_by(events.c.id))
             for sender, type_name, action_name, data in conn.execute(query):
                 found[sender].append(StoredEvent(type_name, action_name, json.loads(data or "{}")))
     finally:
@@ -88,7 +91,11 @@ def load_events(db_url: str, senders: Iterable[str]) -> Dict[str, List[StoredEve
 
 
 def check_conversation(sender: str, sent: List[SentMessage], events: List[StoredEvent], result: CheckResult) -> None:
-    """Add this conversation's problems to ``result``."""
+    """Add this conversation's problems to ``result``.
+
+    ``sender`` is the plain sender (what the metadata carries), ``events`` those stored
+    under its conversation id.
+    """
     user_events = [(i, e) for i, e in enumerate(events) if e.type_name == "user"]
     position: Dict[int, int] = {}
     seq_counts: Counter = Counter()

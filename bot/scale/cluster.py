@@ -12,11 +12,20 @@ meanwhile (``max_fails``/``proxy_next_upstream``).
 The HTTP API (``--enable-api``) is only started with a token: ``KAI_AUTH_TOKEN``
 is passed to ``rasa run --auth-token``, and the cluster refuses to start the API
 without one, since Rasa would otherwise serve it to anyone who can reach the port.
+
+Every Rasa server gets the same ``KAI_SENDER_SECRET`` (``bot.sender_tokens``): the
+one in the environment, else one generated for this cluster. A REST client's sender
+token is signed under it, and nginx may send a conversation's next message to any
+server, so servers with different secrets would turn each other's users away with
+401s. Without the variable the CLI keeps its generated secret in
+``<workdir>/sender_secret`` (owner-only, reused on the next start so that clients'
+tokens survive a restart), where a backend or ``bot.scale.loadgen`` can read it.
 """
 from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -32,6 +41,7 @@ import psutil
 import requests
 
 from bot.profiles.settings import PROJECT_ROOT
+from bot.sender_tokens import SECRET_ENV, SenderTokens
 
 VENV_BIN = PROJECT_ROOT / ".venv" / "bin"
 PRODUCTION_ENDPOINTS = PROJECT_ROOT / "endpoints.production.yml"
@@ -185,9 +195,17 @@ class Cluster:
     auth_token: Optional[str] = None
     port: int = field(default_factory=free_port)
     env: Dict[str, str] = field(default_factory=lambda: dict(os.environ))
+    # The sender-token secret every Rasa server of the cluster shares: None takes
+    # KAI_SENDER_SECRET from ``env``, else generates one for this cluster.
+    sender_secret: Optional[str] = None
     rasa: List[Process] = field(default_factory=list, init=False)
     actions: List[Process] = field(default_factory=list, init=False)
     nginx: Optional[Process] = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.sender_secret is None:
+            self.sender_secret = self.env.get(SECRET_ENV, "").strip() or secrets.token_urlsafe(32)
+        self.tokens = SenderTokens(self.sender_secret.encode())  # refuses a secret under 16 characters
 
     @property
     def url(self) -> str:
@@ -267,7 +285,11 @@ class Cluster:
         ]
         if self.auth_token:
             args += ["--enable-api", "--auth-token", self.auth_token]
-        env = {**self.env, "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook"}
+        # One secret for all servers, as a real multi-server deployment needs: a sender
+        # token signed for one server must hold on whichever server nginx picks next
+        # (without the variable each server would fall back to its machine's var/sender_secret).
+        env = {**self.env, "ACTION_ENDPOINT_URL": f"http://127.0.0.1:{action_port}/webhook",
+               SECRET_ENV: self.sender_secret}
         return Process(f"rasa-{index}", args, port, self.workdir / f"rasa-{index}.log", env, "/webhooks/rest/")
 
     def _action_server(self, index: int) -> Process:
@@ -339,12 +361,20 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.enable_api and not token:
         parser.error(f"--enable-api needs a token: set {AUTH_TOKEN_ENV_VAR} (Rasa's API is open without one)")
     model = newest_model(args.model)
-    cluster = Cluster(model, args.workdir, args.servers, args.action_servers,
-                      token if args.enable_api else None, args.port)
+    secret_file = args.workdir / "sender_secret"
+    sender_secret = os.environ.get(SECRET_ENV, "").strip() or kept_secret(secret_file)
+    try:
+        cluster = Cluster(model, args.workdir, args.servers, args.action_servers,
+                          token if args.enable_api else None, args.port, sender_secret=sender_secret)
+    except ValueError as error:  # a secret too short to sign with
+        parser.error(str(error))
     try:
         with cluster:
             print(f"cluster: {args.servers} Rasa and {args.action_servers} action servers behind "
                   f"{cluster.url}/webhooks/rest/webhook; logs in {args.workdir}. Ctrl-C stops.", flush=True)
+            if not os.environ.get(SECRET_ENV, "").strip():
+                print(f"cluster: {SECRET_ENV} is unset: every server signs sender tokens with the secret in "
+                      f"{secret_file} (export {SECRET_ENV}=$(cat {secret_file}) to mint tokens).", flush=True)
             signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop as on Ctrl-C
             while True:
                 time.sleep(3600)
@@ -354,6 +384,18 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"cluster: {error}")
         return 1
     return 0
+
+
+def kept_secret(path: Path) -> str:
+    """The sender secret in ``path``; generated there (readable by this user only) if missing."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as file:
+        file.write(secret + "\n")
+    return secret
 
 
 def newest_model(path: Path) -> Path:

@@ -9,13 +9,21 @@ Every message carries ``{"sender": ..., "seq": n}`` in its metadata; Rasa stores
 metadata on the ``user`` event, which is how ``bot.scale.check`` finds each one
 in the tracker store afterwards. Loopback only; time, message count and the
 per-request timeout are all capped.
+
+The REST channel only accepts signed senders (``bot.sender_tokens``), so the load
+generator does what a backend with its own users does: it signs each sender with
+the servers' secret (``KAI_SENDER_SECRET``; from the command line, the same secret
+a server started here uses). The conversation id Rasa stores is then
+``rest:<sender>`` (``bot.identity``); ``SentMessage.sender`` is the plain sender.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import json
+import os
 import statistics
+import sys
 import time
 import uuid
 from dataclasses import asdict, dataclass
@@ -24,7 +32,11 @@ from urllib.parse import urlparse
 
 import aiohttp
 
+from bot.identity import conversation_id
+from bot.sender_tokens import SECRET_ENV, SECRET_FILE, SenderTokens
+
 WEBHOOK = "/webhooks/rest/webhook"
+CHANNEL = "rest"  # the channel whose webhook this is: its conversation ids are rest:<sender>
 MAX_DURATION_S = 600
 MAX_MESSAGES = 100_000
 REQUEST_TIMEOUT_S = 90  # above Rasa's 60 s lock lifetime: a turn stuck behind a dead server's lock still ends
@@ -45,7 +57,7 @@ SCRIPTS = (
 class SentMessage:
     """One message as the client saw it; times are ``time.monotonic()`` seconds."""
 
-    sender: str
+    sender: str  # the plain sender the client signed (also its metadata's "sender")
     seq: int
     text: str
     sent_at: float
@@ -56,6 +68,11 @@ class SentMessage:
     @property
     def latency_ms(self) -> float:
         return (self.done_at - self.sent_at) * 1000
+
+    @property
+    def conversation_id(self) -> str:
+        """The id Rasa keeps this conversation under (tracker store, HTTP API)."""
+        return conversation_id(CHANNEL, self.sender)
 
 
 @dataclass
@@ -86,9 +103,13 @@ async def run_load(
     max_messages: int = MAX_MESSAGES,
     burst: bool = False,
     run_id: Optional[str] = None,
+    *,
+    tokens: SenderTokens,
 ) -> LoadResult:
     """Play conversations for ``duration_s`` (then finish the messages in flight).
 
+    ``tokens`` signs each sender; it must hold the servers' secret (``Cluster.tokens``),
+    or every message gets a 401.
     ``burst=True`` sends the third and fourth message of every conversation at once,
     as a user typing fast does: they reach different servers through the balancer,
     and only the Redis lock keeps their turns apart.
@@ -110,24 +131,24 @@ async def run_load(
             while budget_left():
                 script = SCRIPTS[(index + conversation) % len(SCRIPTS)]
                 sender = f"scale-{run_id}-{index}-{conversation}"
-                await _play(session, sender, script, burst, messages, budget_left)
+                await _play(session, sender, tokens.sign(sender), script, burst, messages, budget_left)
                 conversation += 1
 
         await asyncio.gather(*(worker(i) for i in range(concurrency)))
     return LoadResult(concurrency, time.monotonic() - start, messages)
 
 
-async def _play(session, sender, script, burst, messages, budget_left) -> None:
+async def _play(session, sender, token, script, burst, messages, budget_left) -> None:
     seq = 0
     while seq < len(script) and budget_left():
         batch = [seq, seq + 1] if burst and seq == 2 and seq + 1 < len(script) else [seq]
-        results = await asyncio.gather(*(_send(session, sender, s, script[s]) for s in batch))
+        results = await asyncio.gather(*(_send(session, sender, token, s, script[s]) for s in batch))
         messages.extend(results)
         seq += len(batch)
 
 
-async def _send(session: aiohttp.ClientSession, sender: str, seq: int, text: str) -> SentMessage:
-    body = {"sender": sender, "message": text, "metadata": {"sender": sender, "seq": seq}}
+async def _send(session: aiohttp.ClientSession, sender: str, token: str, seq: int, text: str) -> SentMessage:
+    body = {"sender": token, "message": text, "metadata": {"sender": sender, "seq": seq}}
     sent_at = time.monotonic()
     status, ok = 0, False
     try:
@@ -162,11 +183,18 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--burst", action="store_true", help="send two messages of each conversation at once")
     parser.add_argument("--dump", help="write every message as JSON lines to this file")
     args = parser.parse_args(argv)
+    # KAI_SENDER_SECRET, else var/sender_secret: what a server started from this project signs with.
+    if not os.environ.get(SECRET_ENV, "").strip() and not SECRET_FILE.exists():
+        parser.error(f"set {SECRET_ENV} to the servers' sender-token secret (the REST channel rejects unsigned senders)")
     try:
-        result = asyncio.run(run_load(args.url, args.concurrency, args.duration, args.max_messages, args.burst))
+        tokens = SenderTokens.from_environment()
+        result = asyncio.run(run_load(args.url, args.concurrency, args.duration, args.max_messages, args.burst,
+                                      tokens=tokens))
     except ValueError as error:
         parser.error(str(error))
     print(json.dumps(result.summary(), indent=2))
+    if result.messages and all(m.status == 401 for m in result.messages):
+        print(f"every message got 401: the servers sign with another secret than this {SECRET_ENV}", file=sys.stderr)
     if args.dump:
         with open(args.dump, "w") as out:
             for message in result.messages:
