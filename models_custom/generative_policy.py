@@ -25,8 +25,8 @@ registry to find this policy's adapter and would have to be configured separatel
 in every ``endpoints.yml``; a custom action runs in the action server, which does not
 hold the Rasa model's adapter.
 
-Generation diagnostics (fallback reason, seconds, tokens) are written into the
-prediction's ``action_metadata``, which Rasa stores on the ``ActionExecuted`` event.
+Generation diagnostics (fallback reason, seconds, tokens, queue wait, threads) go into
+the prediction's ``action_metadata``, which Rasa stores on the ``ActionExecuted`` event.
 """
 from __future__ import annotations
 
@@ -248,6 +248,7 @@ class GenerativeResponsePolicy(Policy):
         generator = ReplyGenerator(
             model, load_tokenizer(settings.base_model), settings, fallback or "", meta["known_personal"]
         )
+        generator.warm_up()
         return cls(
             config, model_storage, resource, execution_context,
             generator=generator, known_personal=meta["known_personal"],
@@ -290,9 +291,7 @@ class GenerativeResponsePolicy(Policy):
         """Runs when Rasa applies the winning prediction's events: exactly once per reply."""
         self.generator.fallback_text = fallback
         reply: Reply = self.generator.reply(context)
-        metadata["generation"].update(
-            fallback_reason=reply.fallback_reason, seconds=round(reply.seconds, 3), new_tokens=reply.new_tokens
-        )
+        metadata["generation"].update(reply.diagnostics())
         return reply.text
 
     def _check_domain(self, domain: Domain) -> None:

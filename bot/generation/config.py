@@ -38,7 +38,9 @@ class GeneratorConfig:
     repetition_penalty: float = field(default=1.15, metadata={"help": "Penalty on repeated tokens (1 = none)."})
     seed: int = field(default=42, metadata={"help": "Seed for sampling, LoRA initialisation and shuffling."})
     num_threads: int = field(
-        default=2, metadata={"help": "torch CPU threads for generation (0 keeps torch's default)."}
+        default=2,
+        metadata={"help": "Most CPU threads per reply (0: every usable core); fewer while other processes "
+                          "keep cores busy (bot/generation/threads.py)."},
     )
     inference_precision: str = field(
         default="auto",
@@ -48,7 +50,18 @@ class GeneratorConfig:
     )
     # --- guard rails ---
     time_budget_s: float = field(
-        default=2.0, metadata={"help": "Wall-clock budget per reply; over it the fallback response is sent."}
+        default=2.0,
+        metadata={"help": "Wall-clock budget per reply, queue wait and prompt included; over it the "
+                          "fallback response is sent."},
+    )
+    max_waiting_replies: int = field(
+        default=1,
+        metadata={"help": "Replies that may wait for the generation worker behind the one it is writing; "
+                          "one more is answered at once with busy_text."},
+    )
+    busy_text: str = field(
+        default="I'm talking with a lot of people at once right now. Could you say that again in a moment?",
+        metadata={"help": "Sent when the generation queue is full (fallback reason 'busy')."},
     )
     max_reply_chars: int = field(default=300, metadata={"help": "Longer replies fail the quality check."})
     fallback_response: str = field(
@@ -101,6 +114,8 @@ class GeneratorConfig:
         _require(lambda: self.num_threads >= 0, "num_threads", "an integer >= 0")
         _require(lambda: self.inference_precision in PRECISIONS, "inference_precision", " or ".join(PRECISIONS))
         _require(lambda: self.time_budget_s > 0, "time_budget_s", "a float > 0 (seconds)")
+        _require(lambda: self.max_waiting_replies >= 0, "max_waiting_replies", "an integer >= 0")
+        _require(lambda: bool(str(self.busy_text).strip()), "busy_text", "a non-empty text")
         _require(lambda: self.max_reply_chars >= 10, "max_reply_chars", "an integer >= 10")
         _require(lambda: bool(self.fallback_response), "fallback_response", "a domain response name")
         _require(lambda: self.lora_rank >= 1, "lora_rank", "an integer >= 1")

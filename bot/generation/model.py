@@ -77,10 +77,9 @@ def load_adapter(directory: Path, base_model: str, trainable: bool = False) -> P
 
 
 def for_inference(model: PreTrainedModel, config: GeneratorConfig) -> PreTrainedModel:
-    """Fold adapters into the weights (no per-token LoRA cost), convert to the serving
-    precision and set CPU threads."""
-    if config.num_threads:
-        torch.set_num_threads(config.num_threads)
+    """Fold adapters into the weights (no per-token LoRA cost) and convert to the serving
+    precision. CPU threads are chosen per reply, on the thread that generates
+    (``bot.generation.threads``), not here: PyTorch's OpenMP setting is per thread."""
     if isinstance(model, PeftModel):
         model = model.merge_and_unload()
     return precision.convert(model, config.inference_precision).eval()
