@@ -21,7 +21,7 @@ from tests.servers import Server, start_action_server, start_rasa_server, write_
 # deployment that enables it must be.
 API_TOKEN = "kai-tests-api-token"
 # And Rasa's JWT option, which the REST channel also accepts as proof of a sender.
-JWT_SECRET = "kai-tests-jwt-secret"
+JWT_SECRET = "kai-tests-jwt-secret-0123456789abcdef"
 from tests.standin_apis import StandIn, slack_web_api, telegram_bot_api
 
 SLACK_TOKEN = "xoxb-1111111111-2222222222-kaitestbottoken"

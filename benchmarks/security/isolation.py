@@ -71,10 +71,10 @@ def victims(stack: ChannelStack) -> List[Victim]:
     """A Telegram and a Slack user who stored a name and a preference."""
     chat_id, slack_user = new_chat_id(), f"U{uuid.uuid4().hex[:9].upper()}"
     told = {
-        Victim("telegram", str(chat_id), ["Zephyrine", "jazz"], lambda text: telegram_say(stack, chat_id, text)):
-            ("my name is Zephyrine", "I love jazz music"),
-        Victim("slack", slack_user, ["Quillon", "sushi"], lambda text: slack_say(stack, slack_user, text)):
-            ("my name is Quillon", "I love sushi food"),
+        Victim("telegram", str(chat_id), ["Zephyrine", "reggae"], lambda text: telegram_say(stack, chat_id, text)):
+            ("my name is Zephyrine", "I love reggae music"),
+        Victim("slack", slack_user, ["Quillon", "tacos"], lambda text: slack_say(stack, slack_user, text)):
+            ("my name is Quillon", "I love tacos food"),
     }
     for victim, statements in told.items():
         for text in statements:
@@ -90,19 +90,19 @@ def run_isolation(stack: ChannelStack) -> Dict[str, object]:
     """Every case against both victims (see the module docstring)."""
     result = IsolationResult()
     for victim in victims(stack):
-        before = _event_count(stack, victim)
+        before = _user_turns(stack, victim)
         _rest_cases(stack, victim, result)
         _socketio_cases(stack, victim, result)
         _http_api_cases(stack, victim, result)
-        after = _event_count(stack, victim)
-        result.record(f"{victim.channel} victim's conversation untouched", None if after == before else f"{before} -> {after} events")
+        after = _user_turns(stack, victim)
+        result.record(f"{victim.channel} victim's conversation untouched", None if after == before else f"{before} -> {after}")
     return result.as_dict()
 
 
 # ------------------------------------------------------------------------ REST
 def _rest_cases(stack: ChannelStack, victim: Victim, result: IsolationResult) -> None:
     webhook = f"{stack.rasa.url}/webhooks/rest/webhook"
-    forged_jwt = jwt.encode({"user": {"username": victim.platform_id, "role": "user"}}, "not-the-jwt-secret")
+    forged_jwt = jwt.encode({"user": {"username": victim.platform_id, "role": "user"}}, "not-the-jwt-secret-of-this-server-0123456789")
     refused = [  # (case, sender, headers)
         ("platform id as plain sender", victim.platform_id, {}),
         ("conversation id as plain sender", victim.conversation, {}),
@@ -184,12 +184,13 @@ def _http_api_cases(stack: ChannelStack, victim: Victim, result: IsolationResult
         result.record(f"HTTP API {victim.channel}: {case}", failure or _leak(response.text, victim))
 
 
-def _event_count(stack: ChannelStack, victim: Victim) -> int:
+def _user_turns(stack: ChannelStack, victim: Victim) -> List[str]:
+    """What the victim's conversation holds as said by the user (read with the API token)."""
     response = requests.get(
         f"{stack.rasa.url}/conversations/{victim.conversation}/tracker", params={"token": API_TOKEN}, timeout=TIMEOUT_S
     )
     response.raise_for_status()
-    return len(response.json()["events"])
+    return [e["text"] for e in response.json()["events"] if e["event"] == "user"]
 
 
 def _leak(text: str, victim: Victim) -> Optional[str]:
