@@ -19,6 +19,7 @@ from pathlib import Path
 from benchmarks.security.fuzz import PLAN, FuzzResult, Outcome
 from benchmarks.security.server_logs import findings
 from benchmarks.security.stack import fuzz_section
+from bot.http_api_checks import events_problem, message_problem, parse_problem, replace_events_problem
 
 REQUESTS = 150
 SEED = 35
@@ -48,7 +49,7 @@ def test_a_traceback_is_counted_once_under_its_exception_and_innermost_project_f
     found = findings(TRACEBACK_LOG, ROOT)
 
     assert found.causes == {
-        "AttributeError at bot/catalogue.py:matches": 1,
+        "AttributeError at bot/catalogue.py:matches ('…' object has no attribute '…')": 1,
         "rasa.core.channels.telegram: Exception when trying to handle message.'…' object": 1,
     }
     assert found.not_internal == {"rasa_sdk logs an unknown action name at ERROR and answers 404": 1}
@@ -80,3 +81,14 @@ def test_fuzzing_every_endpoint_gets_no_5xx_no_internal_error_and_no_dead_server
     assert unexplained == {}, f"internal errors, by cause: {unexplained}"
     assert section["apologies"] <= section["internal_errors"], "an apology with no error in the log"
     assert section["rss_growth_pct"] < MAX_RSS_GROWTH_PCT, section["rss_mb"]
+
+
+def test_the_http_api_checks_refuse_what_rasa_would_answer_with_a_500():
+    # Each body made Rasa's handler fail with a 500 in a fuzz run.
+    assert parse_problem({"text": 28}) == "'text' must be a string"
+    assert parse_problem({"text": ["hi"]}) is None  # Rasa takes a list of texts too
+    assert "surrogate" in parse_problem({"text": "hi \ud800"})
+    assert message_problem({"text": "hi", "sender": "user", "parse_data": {"intent": 5}}) is not None
+    assert events_problem([]) is not None and events_problem({"event": "no-such-event"}) is not None
+    assert events_problem({"event": "slot", "name": "emotion", "value": "joy"}) is None
+    assert replace_events_problem({"event": "restart"}) == "the body must be a list of events"

@@ -182,22 +182,32 @@ class HttpSender:
 
 
 class SocketPage:
-    """A web page's socket.io connection: reconnects (and asks for a session) when closed."""
+    """A web page's socket.io connection, with a confirmed session unless a case asks otherwise.
+
+    A case with ``new_connection`` is sent first thing on a new connection that asked
+    for no session; the next case gets a connection with a session again, as a page
+    that has loaded does.
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.client: Optional[socketio.SimpleClient] = None
+        self.has_session = False
 
     def send(self, case: SocketCase) -> Outcome:
         sent = f"{case.event!r} {case.args!r}"
         try:
-            client = self._connection(fresh=case.new_connection)
+            client = self._connection(with_session=not case.new_connection)
             client.emit(case.event, case.args)  # a tuple: one socket.io argument per element
         except (SocketIOError, OSError) as error:
             return Outcome("socket.io", "no connection", failed=True, sent=f"{sent} ({type(error).__name__})")
         due = case.event in ("session_request", "user_uttered") and len(case.args) == 1
         answer, apology = _answer(client, TURN_TIMEOUT_S if due else QUIET_WAIT_S)
-        label = f"{case.event} -> {answer or 'nothing'}"
+        if case.new_connection or answer == "session_refused":
+            self.has_session = False
+        elif answer == "session_confirm":
+            self.has_session = True
+        label = f"{case.event if case.event in FUZZED_EVENTS else 'another event'} -> {answer or 'nothing'}"
         return Outcome("socket.io", label, failed=due and answer is None, apology=apology, sent=sent)
 
     def close(self) -> None:
@@ -205,22 +215,22 @@ class SocketPage:
             # A polling client's graceful disconnect waits out the server's long poll.
             self.client.client.eio.disconnect(abort=True)
         self.client = None
+        self.has_session = False
 
-    def _connection(self, fresh: bool) -> socketio.SimpleClient:
-        """The open connection; a new one on ``fresh`` (with no session) or when closed."""
-        if fresh:
-            self.close()
-        elif self.client is not None and self.client.connected:
+    def _connection(self, with_session: bool) -> socketio.SimpleClient:
+        """The open connection if it fits, else a new one (asking for a session, if wanted)."""
+        if with_session and self.has_session and self.client is not None and self.client.connected:
             return self.client
         self.close()
         self.client = socketio.SimpleClient()
         self.client.connect(self.url, socketio_path="/socket.io", transports=["polling"])
-        if not fresh:  # what the page does on load: ask for a session first
+        if with_session:  # what the page does on load
             self.client.emit("session_request", ({"session_id": None},))
-            _answer(self.client, TURN_TIMEOUT_S)
+            self.has_session = _answer(self.client, TURN_TIMEOUT_S)[0] == "session_confirm"
         return self.client
 
 
+FUZZED_EVENTS = ("session_request", "user_uttered")
 # The events that end the server's answer to one client event.
 FINAL_EVENTS = ("turn_end", "session_confirm", "session_refused")
 

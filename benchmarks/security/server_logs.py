@@ -35,6 +35,12 @@ LOGGER_MESSAGE = re.compile(r"(?:ERROR|CRITICAL)\]?\s+(?P<logger>[\w.]+)?\s*-?\s
 NOT_INTERNAL = {
     r"rasa_sdk\.endpoint.*No registered action found for name":
         "rasa_sdk logs an unknown action name at ERROR and answers 404",
+    # Rasa's ErrorResponse logs its message at ERROR whatever the status; its 500s all
+    # say "An unexpected error occurred" (rasa/server.py), the 4xx never do.
+    r"rasa\.server\s+- (?!An unexpected error occurred)":
+        "Rasa's HTTP API logs each 4xx it answers at ERROR",
+    r"\[ERROR\] <Request: \w+ [^>]*> body not consumed":
+        "Sanic logs a request body its route never read (a GET or OPTIONS sent with one) at ERROR; the answer is unaffected",
 }
 
 
@@ -109,18 +115,34 @@ def _not_internal_reason(record: str) -> Optional[str]:
 
 
 def cause_of(record: str, project_root: Path) -> str:
-    """``ExceptionType at path:function`` for a traceback, else ``logger: message``."""
-    lines = record.splitlines()
+    """``ExceptionType at path:function (message)`` for a traceback, else ``logger: message``.
+
+    Of chained tracebacks ("The above exception was the direct cause of..."), the
+    first is the root cause: the later ones are the wrappers around it.
+    """
+    lines = _root_traceback(record.splitlines())
     frames = [m for m in map(FRAME.match, lines) if m]
     if frames:
         exception = _exception_type(lines)
         ours = [f for f in frames if _is_project_file(f["path"], project_root)]
         frame = (ours or frames)[-1]
-        return f"{exception} at {_short_path(frame['path'], project_root)}:{frame['function']}"
+        where = f"{_short_path(frame['path'], project_root)}:{frame['function']}"
+        return f"{exception} at {where} ({_blank_details(_exception_message(lines))[:90]})"
     match = LOGGER_MESSAGE.search(lines[0])
     logger = (match["logger"] or "") if match else ""
     message = match["message"] if match else lines[0]
     return f"{logger}: {_blank_details(message)}"[:160]
+
+
+CHAINED = ("The above exception was the direct cause", "During handling of the above exception")
+
+
+def _root_traceback(lines: List[str]) -> List[str]:
+    """The record up to the end of its first traceback, if that one has frames."""
+    for index, line in enumerate(lines):
+        if line.startswith(CHAINED) and any(FRAME.match(earlier) for earlier in lines[:index]):
+            return lines[:index]
+    return lines
 
 
 def _exception_type(lines: List[str]) -> str:
@@ -130,6 +152,13 @@ def _exception_type(lines: List[str]) -> str:
         if match:
             return match["type"]
     return "unknown exception"
+
+
+def _exception_message(lines: List[str]) -> str:
+    for line in reversed(lines):
+        if EXCEPTION_LINE.match(line.strip()):
+            return line.strip().partition(":")[2].strip()
+    return ""
 
 
 def _is_project_file(path: str, project_root: Path) -> bool:
@@ -144,5 +173,5 @@ def _short_path(path: str, project_root: Path) -> str:
 
 def _blank_details(message: str) -> str:
     """The message with ids, numbers and quoted values blanked, so one cause counts once."""
-    message = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", message)
+    message = re.sub(r"(?<![A-Za-z])'[^']*'|\"[^\"]*\"", "'…'", message)
     return re.sub(r"\d+", "N", message).strip()

@@ -143,7 +143,7 @@ def sender_fields(keys: Keys) -> SearchStrategy[Any]:
     """A ``sender``: mostly a signed token, else forged, unsigned or not a string."""
     signed = st.builds(keys.sender_tokens.sign, senders)
     return weighted(
-        (8, signed),
+        (12, signed),
         (1, st.builds("{}.{}".format, senders, forged_signature)),
         (1, signed.map(lambda token: token[:-1] + ("A" if token[-1] != "A" else "B"))),
         (1, senders),
@@ -155,7 +155,7 @@ def rest_cases(keys: Keys) -> SearchStrategy[HttpCase]:
     """POST /webhooks/rest/webhook (and now and then /session)."""
     message = st.fixed_dictionaries(
         {"sender": sender_fields(keys), "message": messages()},
-        optional={"metadata": json_values, "input_channel": any_text, "extra": json_values},
+        optional={"metadata": mostly(json_objects), "input_channel": any_text, "extra": json_values},
     )
     body = weighted((8, message.map(dumps)), (1, json_values.map(dumps)), (1, raw_bytes))
     content_type = weighted((8, st.just(JSON)), (1, st.sampled_from(["text/plain", "", "text/xml"])), (1, any_text))
@@ -168,9 +168,13 @@ def rest_cases(keys: Keys) -> SearchStrategy[HttpCase]:
 
 
 def _content_type(value: str) -> Dict[str, str]:
-    # requests refuses header values with line breaks; those never reach a server anyway.
-    cleaned = "".join(ch for ch in value if ch.isprintable() and ord(ch) < 256)
-    return {"Content-Type": cleaned}
+    return {"Content-Type": header_value(value)}
+
+
+def header_value(value: str) -> str:
+    """``value`` as an HTTP client can send it: Latin-1, no line breaks (requests refuses
+    the rest, and no server would ever see it)."""
+    return "".join(ch for ch in value if ch.isprintable() and ord(ch) < 256)
 
 
 # --- socket.io -----------------------------------------------------------------------
@@ -371,24 +375,26 @@ def api_cases(keys: Keys) -> SearchStrategy[HttpCase]:
             conversation, params, body if isinstance(body, SearchStrategy) else st.just(body),
         )
 
-    def shaped(fields: Dict[str, SearchStrategy]) -> SearchStrategy[Any]:
-        return mostly(st.fixed_dictionaries(fields), json_values | raw_bytes)
+    def shaped(fields: Dict[str, SearchStrategy], optional: Optional[Dict[str, SearchStrategy]] = None) -> SearchStrategy[Any]:
+        return mostly(st.fixed_dictionaries(fields, optional=optional), json_values | raw_bytes)
 
     event_list = st.lists(events(), max_size=4)
     return weighted(
-        (5, case("POST", "/model/parse", shaped({"text": mostly(messages()), "message_id": json_values}))),
+        (5, case("POST", "/model/parse", shaped({"text": mostly(messages())}, {"message_id": mostly(st.uuids().map(str))}))),
         (4, case("POST", "/conversations/{id}/tracker/events", mostly(events() | event_list, json_values | raw_bytes))),
         (1, case("PUT", "/conversations/{id}/tracker/events", mostly(event_list, json_values | raw_bytes))),
         (2, case("POST", "/conversations/{id}/messages", shaped(
-            {"text": mostly(messages()), "sender": mostly(st.just("user")), "parse_data": mostly(parse_data())}))),
+            {"text": mostly(messages()), "sender": mostly(st.just("user"))}, {"parse_data": mostly(parse_data())}))),
         (2, case("POST", "/conversations/{id}/trigger_intent", shaped(
-            {"name": mostly(st.sampled_from(INTENTS)), "entities": mostly(st.lists(entities(), max_size=2))}))),
+            {"name": mostly(st.sampled_from(INTENTS))}, {"entities": mostly(st.lists(entities(), max_size=2))}))),
         (1, case("POST", "/conversations/{id}/execute", shaped(
-            {"name": mostly(st.sampled_from(ACTIONS)), "policy": json_values, "confidence": json_values}))),
+            {"name": mostly(st.sampled_from(ACTIONS))}, {"policy": json_values, "confidence": json_values}))),
         (1, case("POST", "/conversations/{id}/predict")),
         (2, case("GET", "/conversations/{id}/tracker")),
         (1, case("GET", "/conversations/{id}/story")),
-        (1, case("GET", "/domain") | case("GET", "/status") | case("GET", "/version")),
+        (1, st.builds(lambda case, accept: HttpCase(case.endpoint, case.method, case.path, case.body, {"Accept": accept}),
+                      case("GET", "/domain"), mostly(st.sampled_from(["application/json", "application/x-yml"]), any_text.map(header_value)))),
+        (1, case("GET", "/status") | case("GET", "/version")),
     )
 
 
