@@ -27,6 +27,7 @@ slots:
   emotion: {type: categorical, values: [neutral, sadness, joy], influence_conversation: false, mappings: [{type: custom}]}
   user_name: {type: text, influence_conversation: false, mappings: [{type: custom}]}
   preferences: {type: any, influence_conversation: false, mappings: [{type: custom}]}
+  profile_owner: {type: text, influence_conversation: false, mappings: [{type: custom}]}
   generated_reply: {type: text, influence_conversation: false, mappings: [{type: custom}]}
 responses:
   utter_greet:
@@ -125,7 +126,7 @@ def test_generation_is_deferred_until_the_prediction_is_applied(trained) -> None
     original = loaded.generator.reply
     loaded.generator.reply = lambda context: calls.append(context.sender_id) or original(context)
     try:
-        tracker = _chitchat("u1", "What's your favourite colour?")
+        tracker = _chitchat("rest:u1", "What's your favourite colour?")
         prediction = loaded.predict_action_probabilities(tracker, DOMAIN)
         assert DOMAIN.action_names_or_texts[prediction.max_confidence_index] == "utter_generated"
         assert calls == []  # nothing generated yet: another policy might still win
@@ -134,7 +135,7 @@ def test_generation_is_deferred_until_the_prediction_is_applied(trained) -> None
         tracker.update(event)
         tracker.update(event)  # applied twice by Rasa (temporary tracker, then the real one)
         reply = tracker.get_slot("generated_reply")
-        assert calls == ["u1"] and reply
+        assert calls == ["rest:u1"] and reply
         assert prediction.action_metadata["generation"]["seconds"] > 0
     finally:
         loaded.generator.reply = original
@@ -157,10 +158,13 @@ def test_listens_after_its_own_reply(trained) -> None:
 
 
 def test_only_the_senders_profile_reaches_the_prompt() -> None:
-    alice = _chitchat("alice", "Any plans?", user_name="Alice", preferences={"movie": "Amelie"})
-    bob = _chitchat("bob", "Any plans?", user_name="Bob", preferences={"book": "Dune"})
+    """Each conversation's prompt holds its own profile (the owner slot says whose it is;
+    tests/test_profile_owner.py covers a profile read for someone else)."""
+    alice = _chitchat("rest:alice", "Any plans?", user_name="Alice", preferences={"movie": "Amelie"},
+                      profile_owner="rest:alice")
+    bob = _chitchat("slack:bob", "Any plans?", user_name="Bob", preferences={"book": "Dune"}, profile_owner="slack:bob")
     context = dialogue_context(bob, CONFIG, max_turns=6)
-    assert context.sender_id == "bob" and context.profile.owner == "bob"
+    assert context.sender_id == "slack:bob" and context.profile.owner == "slack:bob"
     from bot.generation.prompt import build_messages
 
     prompt = str(build_messages(context, CONFIG["persona"], 6))
