@@ -14,6 +14,7 @@ where the privacy rules live:
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence
 
@@ -56,11 +57,26 @@ def neutralise(text: str) -> str:
 
 def as_data(value: str) -> str:
     """One stored value as a quoted datum: one line, no markers or quotes, at most
-    ``MAX_DATA_CHARS`` characters."""
-    text = _SPACE.sub(" ", _DATA_UNSAFE.sub(" ", neutralise(value))).strip()
+    ``MAX_DATA_CHARS`` characters.
+
+    Look-alikes are folded first (NFKC: fullwidth ``＜|im_start|＞`` or ``［...］``
+    become the ASCII markers they imitate) and invisible characters (zero-width
+    spaces, right-to-left overrides) dropped, so that neither can hide a marker
+    from the checks after them.
+    """
+    text = "".join(_visible(ch) for ch in unicodedata.normalize("NFKC", value))
+    text = _SPACE.sub(" ", _DATA_UNSAFE.sub(" ", neutralise(text))).strip()
     if len(text) > MAX_DATA_CHARS:
         text = text[: MAX_DATA_CHARS - 3].rstrip() + "..."
     return f'"{text}"'
+
+
+def _visible(ch: str) -> str:
+    """``ch`` itself, a space for any line break or tab, nothing for other control
+    and format characters (the zero-width joiner stays: emoji sequences need it)."""
+    if ch.isspace():
+        return " "
+    return ch if unicodedata.category(ch)[0] != "C" or ch == "\u200d" else ""
 
 
 class ProfileLeakError(ValueError):
