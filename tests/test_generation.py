@@ -35,7 +35,7 @@ def test_prompt_has_history_emotion_and_own_profile() -> None:
     profile = ProfileFacts("ana", name="Ana", preferences={"movie": "Inception"})
     messages = build_messages(_context(emotion="sadness", profile=profile), "You are Kai.", max_turns=2)
     assert [m["role"] for m in messages] == ["system", "assistant", "user"]
-    assert "Ana" in messages[0]["content"] and "movie: Inception" in messages[0]["content"]
+    assert "name: \"Ana\"" in messages[0]["content"] and "likes movie: \"Inception\"" in messages[0]["content"]
     assert "sad" in messages[0]["content"]
 
 
