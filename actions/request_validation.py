@@ -7,7 +7,8 @@ data when it says ``Content-Encoding: deflate`` (as Rasa sends it with
 ``COMPRESS_ACTION_SERVER_REQUEST``), fails inside rasa_sdk too: its error handler
 logs a traceback and parses the body again. This request middleware decodes and
 checks the envelope before the executor sees it, with the parser rasa_sdk itself
-uses for each encoding.
+uses for each encoding. An unknown path or method gets its 404 or 405, where
+rasa_sdk's catch-all error handler would answer 500.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from http import HTTPStatus
 from typing import Any, Optional, Tuple
 
 from sanic import Sanic, response
-from sanic.exceptions import InvalidUsage
+from sanic.exceptions import InvalidUsage, MethodNotSupported, NotFound, SanicException
 from sanic.request import Request
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,12 @@ async def _validate(request: Request) -> Optional[response.HTTPResponse]:
     return response.json({"error": f"Malformed action call: {reason}"}, status=status)
 
 
+async def _not_found(request: Request, error: SanicException) -> response.HTTPResponse:
+    # rasa_sdk's catch-all exception handler would answer an unknown path with a 500
+    # (and an ERROR traceback); Sanic picks this more specific handler instead.
+    return response.json({"error": str(error)}, status=error.status_code)
+
+
 def install() -> None:
     """Attach the check to rasa_sdk's app when the action server is loading this package."""
     try:
@@ -122,4 +129,6 @@ def install() -> None:
         return
     if not getattr(app.ctx, "kai_request_validation", False):  # once, even on auto-reload
         app.register_middleware(_validate, "request")
+        app.error_handler.add(NotFound, _not_found)
+        app.error_handler.add(MethodNotSupported, _not_found)
         app.ctx.kai_request_validation = True

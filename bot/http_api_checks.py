@@ -112,6 +112,10 @@ def events_problem(body: Any) -> Optional[str]:
     events = body if isinstance(body, list) else [body]
     if not all(isinstance(event, dict) for event in events):
         return None  # Rasa's JSON schema check answers these with 400
+    for event in events:
+        problem = _stored_fields_problem(event)
+        if problem:
+            return problem
     try:
         readable = [event for event in events if _event_from(event) is not None]
     except Exception as error:  # Rasa's event classes raise on some fields of the wrong type
@@ -124,6 +128,16 @@ def replace_events_problem(body: Any) -> Optional[str]:
     if not isinstance(body, list):
         return "the body must be a list of events"
     return events_problem(body) if body else None
+
+
+def _stored_fields_problem(event: dict) -> Optional[str]:
+    """The fields Rasa's SQL tracker store writes to text columns (action and intent
+    names) must be text; anything else fails the save after the handler answered."""
+    if event.get("name") is not None and not isinstance(event["name"], str):
+        return "an event's 'name' must be a string"
+    if event.get("event") == "user" and event.get("parse_data") is not None:
+        return parse_data_problem(event["parse_data"])
+    return None
 
 
 def _event_from(parameters: dict) -> Any:
@@ -159,6 +173,8 @@ def request_problem(request: Request) -> Optional[str]:
         body = request.json
     except InvalidUsage:
         return "the body is not valid JSON"
+    if _has_lone_surrogate(body):  # the tracker store cannot save such text (UTF-8 only)
+        return "the body contains an unpaired UTF-16 surrogate: it is not valid Unicode"
     return check(body)
 
 
@@ -181,6 +197,21 @@ def _text_problem(text: str, what: str) -> Optional[str]:
     except UnicodeEncodeError:
         return f"the {what} contains an unpaired UTF-16 surrogate: it is not valid Unicode"
     return None
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether any key or string in a parsed JSON value is not valid Unicode."""
+    pending = [value]
+    while pending:  # a loop, not recursion: JSON can nest deeper than Python recurses
+        item = pending.pop()
+        if isinstance(item, str) and _text_problem(item, "text"):
+            return True
+        if isinstance(item, dict):
+            pending.extend(item.keys())
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
 
 
 def _is_number(value: Any) -> bool:

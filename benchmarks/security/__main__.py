@@ -2,6 +2,7 @@
 
     python -m benchmarks.security [--requests 1000] [--seed 35] [--sections isolation fuzz injection]
                                   [--model models/x.tar.gz] [--out benchmarks/results/security.json]
+                                  [--logs DIR]
 
 Starts the channel tests' stack on the newest model in models/ (see
 ``benchmarks.security.stack``) and runs each section asked for:
@@ -26,7 +27,8 @@ import json
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 from bot.bench.generation import newest_rasa_model
 from bot.paths import PROJECT_ROOT
@@ -44,12 +46,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     parser.add_argument("--model", type=Path, default=None, help="trained Rasa model (default: the newest in models/)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--logs", type=Path, default=None,
+                        help="keep the servers' logs and databases in this folder (default: a temporary one)")
     args = parser.parse_args(argv)
     model = args.model or newest_rasa_model()
     if model is None:
         parser.error("no trained model in models/: run `make train` first")
 
-    results = run_sections(args.sections, model, args.requests, args.seed)
+    results = run_sections(args.sections, model, args.requests, args.seed, args.logs)
     write_sections(results, args.out)
     for name, section in results.items():
         print(f"{name}: {json.dumps(_headline(section))}")
@@ -57,7 +61,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     return 0 if all(passed(name, section) for name, section in results.items()) else 1
 
 
-def run_sections(sections: List[str], model: Path, requests: int, seed: int) -> Dict[str, Dict[str, Any]]:
+def run_sections(
+    sections: List[str], model: Path, requests: int, seed: int, logs: Optional[Path] = None,
+) -> Dict[str, Dict[str, Any]]:
     """The sections asked for whose modules exist, in the order isolation, fuzz, injection."""
     from benchmarks.security.stack import fuzz_section, running_stack
 
@@ -69,13 +75,24 @@ def run_sections(sections: List[str], model: Path, requests: int, seed: int) -> 
     if "fuzz" in sections:
         on_stack["fuzz"] = lambda stack: fuzz_section(stack, requests, seed)
     if on_stack:
-        with tempfile.TemporaryDirectory(prefix="kai-security-") as workdir, running_stack(model, Path(workdir)) as stack:
+        with _workdir(logs) as workdir, running_stack(model, workdir) as stack:
             for name, run in on_stack.items():
                 results[name] = run(stack)
     injection = _optional("injection", "run_injection_on_model") if "injection" in sections else None
     if injection is not None:
         results["injection"] = injection(model)
     return results
+
+
+@contextmanager
+def _workdir(keep: Optional[Path]) -> Iterator[Path]:
+    """``keep`` (created), or a temporary folder removed afterwards."""
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
+        yield keep
+        return
+    with tempfile.TemporaryDirectory(prefix="kai-security-") as workdir:
+        yield Path(workdir)
 
 
 def _optional(module: str, function: str) -> Optional[Callable[..., Dict[str, Any]]]:

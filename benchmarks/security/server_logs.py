@@ -39,6 +39,9 @@ NOT_INTERNAL = {
     # say "An unexpected error occurred" (rasa/server.py), the 4xx never do.
     r"rasa\.server\s+- (?!An unexpected error occurred)":
         "Rasa's HTTP API logs each 4xx it answers at ERROR",
+    r"models_custom\.generative_policy\s+- Profile left out of the prompt":
+        "the generative policy's own isolation check: profile slots naming another "
+        "conversation (set through the HTTP API) are left out of the prompt, the reply goes on",
     r"\[ERROR\] <Request: \w+ [^>]*> body not consumed":
         "Sanic logs a request body its route never read (a GET or OPTIONS sent with one) at ERROR; the answer is unaffected",
 }

@@ -28,6 +28,7 @@ from tests.standin_apis import slack_web_api, telegram_bot_api
 # Turns that load and exercise everything once (NLU, a rule, an action, the
 # generator), so that memory measured afterwards is the serving baseline.
 WARM_UP = ("hi", "what do you know about me?", "tell me something about penguins and the sea")
+HEALTH_ROUTES = {"rasa": "/", "actions": "/health"}  # "Hello from Rasa", rasa_sdk's health check
 
 
 @contextmanager
@@ -68,7 +69,7 @@ def fuzz_section(stack: ChannelStack, requests: int, seed: int, corpus: bool = T
     started = time.monotonic()
     result = run_fuzz(fuzz_targets(stack), requests, seed, corpus=corpus)
     seconds = time.monotonic() - started
-    dead = [name for name, server in servers.items() if not is_alive(server)]
+    dead = [name for name, server in servers.items() if not is_alive(server, HEALTH_ROUTES[name])]
     after = {name: tree_rss(server) if name not in dead else 0 for name, server in servers.items()}
     return {
         **result.summary(),
@@ -97,12 +98,12 @@ def tree_rss(server: Server) -> int:
     return sum(p.memory_info().rss for p in [process, *process.children(recursive=True)])
 
 
-def is_alive(server: Server) -> bool:
-    """The process runs and answers HTTP (any answer below 500: the action server has no /)."""
+def is_alive(server: Server, health_route: str) -> bool:
+    """The process runs and its health route answers 200."""
     if server.process.poll() is not None:
         return False
     try:
-        return requests.get(server.url + "/", timeout=30).status_code < 500
+        return requests.get(server.url + health_route, timeout=30).status_code == 200
     except requests.RequestException:
         return False
 
