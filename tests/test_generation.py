@@ -61,6 +61,7 @@ def test_bad_config_names_the_key() -> None:
         ("x" * 400, guards.TOO_LONG),
         ("Click <b>here</b>", guards.MARKUP),
         ("See https://example.com", guards.MARKUP),
+        ("Your [user data] says Ana.", guards.MARKUP),  # reciting the prompt's data block
         ("Hi there!", guards.REPEATED),
         ("Tell me something fun.", guards.ECHO),
         ("I am fine I am fine I am fine I am fine I am fine", guards.LOOPING),

@@ -20,8 +20,11 @@ FOREIGN_DATA = "other_users_data"
 LOOPING = "looping"
 TIMEOUT = "time_budget"
 
-# Tags, template placeholders, code fences, links and chat-template tokens.
-_MARKUP = re.compile(r"<[^>]{0,40}>|\{[^}]{0,40}\}|```|https?://|www\.|\[[^\]]{0,40}\]\(|<\|")
+# Tags, template placeholders, code fences, links, chat-template tokens and the
+# markers of the prompt's user-data block (a reply quoting them recites the prompt).
+_MARKUP = re.compile(
+    r"<[^>]{0,40}>|\{[^}]{0,40}\}|```|https?://|www\.|\[[^\]]{0,40}\]\(|<\||\[(?:end of )?user data\]", re.IGNORECASE
+)
 _WORD = re.compile(r"[a-z0-9']+")
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')]*(?=\s|$)")
 
