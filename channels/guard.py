@@ -1,8 +1,8 @@
 """What every channel does with text the assistant should not try to understand.
 
 Rasa hands each incoming ``UserMessage`` to one callback; wrapping that callback here
-gives all channels the same behaviour: an empty or over-long message gets a polite
-reply through the channel it came from (and is not stored in the tracker), and an
+gives all channels the same behaviour: an empty, over-long or unreadable message
+(lone UTF-16 surrogates) gets a polite reply through the channel it came from (and is not stored in the tracker), and an
 error while answering becomes an apology instead of silence or a 500.
 """
 from __future__ import annotations
@@ -23,6 +23,7 @@ TOO_LONG_REPLY = (
     "That message is too long for me ({length:,} characters). "
     "Could you say it in under {limit:,}?"
 )
+UNREADABLE_TEXT_REPLY = "I couldn't read that message: part of it is not valid text. Could you type it again?"
 FAILURE_REPLY = "Sorry, something went wrong on my side. Please try again in a moment."
 
 OnNewMessage = Callable[[UserMessage], Awaitable[Any]]
@@ -34,7 +35,19 @@ def polite_reply_for(text: Optional[Text]) -> Optional[Text]:
         return EMPTY_REPLY
     if len(text) > MAX_MESSAGE_CHARS:
         return TOO_LONG_REPLY.format(length=len(text), limit=MAX_MESSAGE_CHARS)
+    if not is_valid_unicode(text):
+        return UNREADABLE_TEXT_REPLY
     return None
+
+
+def is_valid_unicode(text: Text) -> bool:
+    """False for text with lone UTF-16 surrogates (JSON's \\ud800), which no UTF-8
+    text may hold: the NLU's tokenizers and the tracker store fail on them."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def guarded(on_new_message: OnNewMessage) -> OnNewMessage:

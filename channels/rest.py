@@ -31,7 +31,7 @@ from sanic.response import HTTPResponse
 
 from bot.identity import conversation_id
 from bot.sender_tokens import SenderTokens, is_valid_sender
-from channels.guard import OnNewMessage, guarded
+from channels.guard import OnNewMessage, guarded, is_valid_unicode
 
 logger = logging.getLogger(__name__)
 
@@ -146,17 +146,8 @@ def message_problem(body: Any) -> Optional[Problem]:
         return HTTPStatus.BAD_REQUEST, 'The field "sender" must be a string.'
     if len(str(body.get("sender", ""))) > MAX_SENDER_LENGTH:
         return HTTPStatus.BAD_REQUEST, f'The field "sender" must be at most {MAX_SENDER_LENGTH} characters.'
-    if _has_lone_surrogate(body["message"]) or _has_lone_surrogate(str(body.get("sender", ""))):
+    if not is_valid_unicode(body["message"]) or not is_valid_unicode(str(body.get("sender", ""))):
         return HTTPStatus.BAD_REQUEST, "The text contains an unpaired UTF-16 surrogate: it is not valid Unicode."
     if body.get("metadata") is not None and not isinstance(body["metadata"], dict):
         return HTTPStatus.BAD_REQUEST, 'The field "metadata" must be a JSON object.'
     return None
-
-
-def _has_lone_surrogate(text: str) -> bool:
-    """JSON's \\ud800 escapes decode to code points no UTF-8 text may hold."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False

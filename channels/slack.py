@@ -11,7 +11,8 @@ On top of Rasa's ``SlackInput``:
 * a retried event (same ``event_id``, ``X-Slack-Retry-Num`` set) that was already
   received is acknowledged and not answered again; Rasa only skips retries whose
   reason is in ``errors_ignore_retry``;
-* a signed body that is not a Slack event gets a 400 rather than a 500;
+* a signed body that is not a Slack event or interaction Rasa can read gets a 400
+  rather than a 500, and a click that carries nothing to answer (a link button) a 200;
 * empty or over-long messages get the polite replies of ``channels.guard``.
 
 The conversation id handed to Rasa is ``slack:<user id>`` (``bot.identity``; with Rasa's
@@ -20,6 +21,7 @@ default ``conversation_granularity: sender``), so the profile store's key is
 """
 from __future__ import annotations
 
+import json
 import logging
 from collections import OrderedDict
 from http import HTTPStatus
@@ -33,7 +35,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.env import LeftOutChannel, optional_env, read_secrets
-from channels.guard import OnNewMessage, guarded
+from channels.guard import OnNewMessage, guarded, is_valid_unicode
 from channels.namespacing import namespaced
 
 logger = logging.getLogger(__name__)
@@ -84,6 +86,9 @@ class SlackChannel(SlackInput):
             problem = event_problem(request)
             if problem is not None:
                 return response.text(problem, status=HTTPStatus.BAD_REQUEST)
+            if _content_type(request) == "application/x-www-form-urlencoded" and not interaction_text(request):
+                # A link button or an empty choice: nothing to answer (Rasa would say 500).
+                return response.text("Nothing to answer.")
             return None
 
         return webhook
@@ -114,6 +119,12 @@ class SlackChannel(SlackInput):
         return output
 
 
+def interaction_text(request: Request) -> Optional[Text]:
+    """What the user chose in an interaction ``interaction_problem`` accepted."""
+    action = json.loads(request.form.get("payload"))["actions"][0]
+    return SlackInput._get_interactive_response(action)
+
+
 class RecentIds:
     """The last ``capacity`` ids seen, oldest forgotten first."""
 
@@ -132,13 +143,21 @@ class RecentIds:
 
 
 def is_json(request: Request) -> bool:
-    return request.headers.get("content-type", "").split(";")[0].strip() == "application/json"
+    return _content_type(request) == "application/json"
+
+
+def _content_type(request: Request) -> str:
+    return request.headers.get("content-type", "").split(";")[0].strip()
 
 
 def event_problem(request: Request) -> Optional[Text]:
-    """Why a signed JSON body cannot be a Slack event, or None (form bodies are Rasa's)."""
-    if request.method != "POST" or not is_json(request):
+    """Why a signed body cannot be read by Rasa's Slack handler, or None if it can."""
+    if request.method != "POST":
         return None
+    if _content_type(request) == "application/x-www-form-urlencoded":
+        return interaction_problem(request)
+    if not is_json(request):
+        return None  # Rasa acknowledges other bodies without reading them
     try:
         body = request.json
     except InvalidUsage:
@@ -148,6 +167,41 @@ def event_problem(request: Request) -> Optional[Text]:
     event = body.get("event", {})
     if not isinstance(event, dict):
         return 'The field "event" must be an object.'
-    if not isinstance(event.get("text", ""), str) or not isinstance(event.get("user", ""), str):
-        return 'The fields "event.text" and "event.user" must be strings.'
+    if not all(isinstance(event.get(key, ""), str) for key in ("text", "user", "channel", "ts", "thread_ts")):
+        return 'The fields "event.text", "event.user", "event.channel" and "event.ts" must be strings.'
+    if not is_valid_unicode(event.get("text", "")) or not is_valid_unicode(event.get("user", "")):
+        return "The event's text contains an unpaired UTF-16 surrogate: it is not valid Unicode."
+    if not _is_list_of(body.get("authed_users", []), str) or not _is_list_of(body.get("authorizations", []), dict):
+        return 'The fields "authed_users" (strings) and "authorizations" (objects) must be lists.'
     return None
+
+
+def interaction_problem(request: Request) -> Optional[Text]:
+    """Why a form-encoded body is not an interactive component Rasa can read (a button
+    click, a menu choice), or None if it is one."""
+    try:
+        payload = json.loads(request.form.get("payload", ""))
+    except (ValueError, UnicodeDecodeError):
+        return 'A form body must carry a JSON "payload" (a Slack interaction).'
+    if not isinstance(payload, dict):
+        return 'The field "payload" must be a JSON object.'
+    user, actions = payload.get("user"), payload.get("actions")
+    if not isinstance(user, dict) or not isinstance(user.get("id"), str):
+        return 'The field "payload.user.id" must be a string.'
+    if not isinstance(actions, list) or not actions or not _is_list_of(actions, dict):
+        return 'The field "payload.actions" must be a non-empty list of objects.'
+    if not all(isinstance(payload.get(key, {}), dict) for key in ("channel", "message")):
+        return 'The fields "payload.channel" and "payload.message" must be objects.'
+    if not SlackInput._is_interactive_message(payload):
+        return f"Interactive components of type {str(actions[0].get('type'))[:40]!r} are not supported."
+    try:
+        chosen = SlackInput._get_interactive_response(actions[0])
+    except (AttributeError, TypeError, IndexError, KeyError):
+        chosen = 0  # a selection of another shape: reported below
+    if chosen is not None and not isinstance(chosen, str):
+        return "The action's value or selection must be text."
+    return None
+
+
+def _is_list_of(value: Any, kind: type) -> bool:
+    return isinstance(value, list) and all(isinstance(item, kind) for item in value)

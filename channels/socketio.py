@@ -72,7 +72,9 @@ class SocketIOChannel(SocketIOInput):
         sio.on("disconnect", self._disconnect, namespace=self.namespace)
         answer = self._reporting_turn_end(guarded(on_new_message))
 
-        async def handle_message(sid: Text, data: Any) -> None:
+        async def handle_message(sid: Text, *args: Any) -> None:
+            # A client may emit the event with any number of arguments; ours is one.
+            data = args[0] if len(args) == 1 else None
             conversation = self.sessions.get(sid)
             if conversation is None:
                 await self._refuse(sid, NO_SESSION)
@@ -88,9 +90,12 @@ class SocketIOChannel(SocketIOInput):
         sio.on(self.user_message_evt, handle_message, namespace=self.namespace)
         return webhook
 
-    async def _session_request(self, sid: Text, data: Any) -> None:
-        """Confirm the session the client holds a token for, or a new one; refuse forgeries."""
+    async def _session_request(self, sid: Text, *args: Any) -> None:
+        """Confirm the session the client holds a token for, or a new one; refuse forgeries.
+
+        Anything but one ``{"session_id": ...}`` argument asks for a new session."""
         sio: AsyncServer = self.sio  # type: ignore[assignment]
+        data = args[0] if len(args) == 1 else None
         requested = data.get("session_id") if isinstance(data, dict) else None
         if not requested or not self.session_persistence:
             token = self.tokens.issue()

@@ -35,6 +35,7 @@ from typing import Any, Dict, Optional, Text
 
 from aiogram import Bot
 from aiogram.bot.api import TELEGRAM_PRODUCTION, Methods, TelegramAPIServer, check_token
+from aiogram.types import Update
 from aiogram.utils.exceptions import ValidationError
 from rasa.core.channels.channel import InputChannel
 from rasa.core.channels.telegram import TelegramInput, TelegramOutput
@@ -121,8 +122,10 @@ class TelegramChannel(TelegramInput):
 
         @webhook.middleware("request")
         async def check_update(request: Request) -> Optional[HTTPResponse]:
-            if request.method != "POST" or not request.path.rstrip("/").endswith("/webhook"):
+            if not request.path.rstrip("/").endswith("/webhook"):
                 return None
+            if request.method != "POST":  # Rasa's route takes GET too and answers it with a 500
+                return response.text("Telegram posts updates: use POST.", status=HTTPStatus.METHOD_NOT_ALLOWED)
             given = request.headers.get(SECRET_TOKEN_HEADER, "")
             if not hmac.compare_digest(given.encode(), self.secret_token.encode()):
                 logger.warning(f"Telegram update rejected: missing or wrong {SECRET_TOKEN_HEADER}.")
@@ -131,7 +134,7 @@ class TelegramChannel(TelegramInput):
                 update = request.json
             except InvalidUsage:
                 return response.text("The body is not valid JSON.", status=HTTPStatus.BAD_REQUEST)
-            problem = update_problem(update)
+            problem = update_problem(update) or _unparsable(update)
             if problem is not None:
                 return response.text(problem, status=HTTPStatus.BAD_REQUEST)
             if not any(kind in update for kind in HANDLED_KINDS):
@@ -172,6 +175,21 @@ def update_problem(update: Any) -> Optional[Text]:
     for kind in ("message", "edited_message"):
         if kind in update:
             return _message_problem(update[kind], kind)
+    return None
+
+
+def _unparsable(update: Dict[Text, Any]) -> Optional[Text]:
+    """Why aiogram cannot build the Update Rasa reads (an entity missing its offset, a
+    location that is not an object, ...), or None."""
+    try:
+        parsed = Update(**update)  # aiogram builds nested objects when first read: read what Rasa reads
+        query = parsed.callback_query
+        message = query.message if query else parsed.edited_message or parsed.message
+        location = message.location if message is not None else None
+        if location is not None and not all(isinstance(v, (int, float)) for v in (location.longitude, location.latitude)):
+            return "A location needs a numeric longitude and latitude."
+    except (TypeError, ValueError, AttributeError, KeyError) as error:
+        return f"The update is not one Telegram sends: {type(error).__name__}."
     return None
 
 

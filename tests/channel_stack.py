@@ -8,6 +8,7 @@ and API base URLs in the environment exactly as a deployment would set them.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator
@@ -77,22 +78,29 @@ def channel_env(slack: StandIn, telegram: StandIn) -> Dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def channel_stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChannelStack]:
-    workdir = tmp_path_factory.mktemp("channels")
+@contextmanager
+def running_channel_stack(model: Path, workdir: Path) -> Iterator[ChannelStack]:
+    """The servers and stand-ins on ``model``, stopped however the block ends."""
     slack = slack_web_api(SLACK_TOKEN)
     telegram = telegram_bot_api(TELEGRAM_TOKEN, TELEGRAM_USERNAME)
-    actions = start_action_server(workdir, env={"PROFILE_DB_URL": f"sqlite:///{workdir / 'profiles.db'}"})
-    endpoints = write_endpoints(workdir / "endpoints.yml", actions.port, workdir / "tracker.db")
-    stack = ChannelStack(
-        None, actions, slack, telegram, workdir, trained_model, endpoints, channel_env(slack, telegram)  # type: ignore[arg-type]
-    )
+    stack = None
     try:
+        actions = start_action_server(workdir, env={"PROFILE_DB_URL": f"sqlite:///{workdir / 'profiles.db'}"})
+        endpoints = write_endpoints(workdir / "endpoints.yml", actions.port, workdir / "tracker.db")
+        stack = ChannelStack(
+            None, actions, slack, telegram, workdir, model, endpoints, channel_env(slack, telegram)  # type: ignore[arg-type]
+        )
         stack.rasa = stack._start_rasa()
         yield stack
     finally:
-        for server in (stack.rasa, actions):
+        for server in (stack.rasa, stack.actions) if stack else ():
             if server is not None:
                 server.stop()
         slack.close()
         telegram.close()
+
+
+@pytest.fixture(scope="session")
+def channel_stack(trained_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChannelStack]:
+    with running_channel_stack(trained_model, tmp_path_factory.mktemp("channels")) as stack:
+        yield stack

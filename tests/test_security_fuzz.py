@@ -19,7 +19,7 @@ from pathlib import Path
 from benchmarks.security.fuzz import PLAN, FuzzResult, Outcome
 from benchmarks.security.server_logs import findings
 from benchmarks.security.stack import fuzz_section
-from bot.http_api_checks import events_problem, message_problem, parse_problem, replace_events_problem
+from channels.http_api import events_problem, message_problem, parse_problem, replace_events_problem
 
 REQUESTS = 150
 SEED = 35

@@ -65,7 +65,8 @@ def run_sections(
     sections: List[str], model: Path, requests: int, seed: int, logs: Optional[Path] = None,
 ) -> Dict[str, Dict[str, Any]]:
     """The sections asked for whose modules exist, in the order isolation, fuzz, injection."""
-    from benchmarks.security.stack import fuzz_section, running_stack
+    from benchmarks.security.stack import fuzz_section
+    from tests.channel_stack import running_channel_stack
 
     results: Dict[str, Dict[str, Any]] = {}
     on_stack: Dict[str, Callable[[Any], Dict[str, Any]]] = {}
@@ -75,7 +76,7 @@ def run_sections(
     if "fuzz" in sections:
         on_stack["fuzz"] = lambda stack: fuzz_section(stack, requests, seed)
     if on_stack:
-        with _workdir(logs) as workdir, running_stack(model, workdir) as stack:
+        with _workdir(logs) as workdir, running_channel_stack(model, workdir) as stack:
             for name, run in on_stack.items():
                 results[name] = run(stack)
     injection = _optional("injection", "run_injection_on_model") if "injection" in sections else None

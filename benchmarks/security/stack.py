@@ -1,6 +1,6 @@
 """The servers the security benchmark runs against, and the fuzz run's section of the results.
 
-The stack is the channel tests' (``tests/channel_stack.py``): the action server,
+The stack is the channel tests' (``tests.channel_stack.running_channel_stack``): the action server,
 one ``rasa run`` with every channel of credentials.yml and the HTTP API behind a
 token, Slack and Telegram through loopback stand-ins. ``fuzz_section`` fuzzes it
 (``benchmarks.security.fuzz``) and adds what only the processes can tell: whether
@@ -9,47 +9,21 @@ the servers are still alive, and how their memory grew over the run.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
-from pathlib import Path
-from typing import Any, Dict, Iterator
+from typing import Any, Dict
 
 import psutil
 import requests
 
 from benchmarks.security.fuzz import Targets, run_fuzz
 from benchmarks.security.strategies import Keys
-from tests.channel_stack import (
-    API_TOKEN, SLACK_SIGNING_SECRET, SLACK_TOKEN, TELEGRAM_TOKEN, TELEGRAM_USERNAME, ChannelStack, channel_env,
-)
+from tests.channel_stack import API_TOKEN, SLACK_SIGNING_SECRET, ChannelStack
 from tests.platform_clients import new_chat_id, secret_token, slack_say, telegram_say
-from tests.servers import TOKENS, Server, say, start_action_server, start_rasa_server, write_endpoints
-from tests.standin_apis import slack_web_api, telegram_bot_api
+from tests.servers import TOKENS, Server, say
 
 # Turns that load and exercise everything once (NLU, a rule, an action, the
 # generator), so that memory measured afterwards is the serving baseline.
 WARM_UP = ("hi", "what do you know about me?", "tell me something about penguins and the sea")
 HEALTH_ROUTES = {"rasa": "/", "actions": "/health"}  # "Hello from Rasa", rasa_sdk's health check
-
-
-@contextmanager
-def running_stack(model: Path, workdir: Path) -> Iterator[ChannelStack]:
-    """The channel tests' stack on ``model``, stopped however the block ends."""
-    slack = slack_web_api(SLACK_TOKEN)
-    telegram = telegram_bot_api(TELEGRAM_TOKEN, TELEGRAM_USERNAME)
-    servers = []
-    try:
-        actions = start_action_server(workdir, env={"PROFILE_DB_URL": f"sqlite:///{workdir / 'profiles.db'}"})
-        servers.append(actions)
-        endpoints = write_endpoints(workdir / "endpoints.yml", actions.port, workdir / "tracker.db")
-        env = channel_env(slack, telegram)
-        rasa = start_rasa_server(model, endpoints, workdir, extra_args=["--enable-api", "--auth-token", API_TOKEN], env=env)
-        servers.append(rasa)
-        yield ChannelStack(rasa, actions, slack, telegram, workdir, model, endpoints, env)
-    finally:
-        for server in servers:
-            server.stop()
-        slack.close()
-        telegram.close()
 
 
 def fuzz_targets(stack: ChannelStack) -> Targets:

@@ -12,8 +12,9 @@ errors. Well-formed requests pass untouched; routes it does not know pass too.
 Only the shape is checked, not the meaning: Rasa still answers an unknown intent
 with 404, a missing conversation with 404, and so on.
 
-``install(app)`` registers the check on Rasa's Sanic app (once); a channel's
-``blueprint`` calls it when the API is enabled (Sanic's app named ``rasa_server``).
+``HttpApiChecks`` in credentials.yml installs the check when the server starts (it
+is listed there because credentials.yml is where ``rasa run`` takes extensions of its
+server from; it adds no route of its own).
 """
 from __future__ import annotations
 
@@ -21,7 +22,10 @@ import logging
 from http import HTTPStatus
 from typing import Any, Callable, Dict, Optional
 
-from sanic import Sanic, response
+from rasa.core.channels.channel import InputChannel
+from sanic import Blueprint, Sanic, response
+
+from channels.guard import is_valid_unicode
 from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
@@ -192,9 +196,7 @@ def _conversation_problem(conversation: str) -> Optional[str]:
 
 def _text_problem(text: str, what: str) -> Optional[str]:
     """JSON's \\ud800 escapes decode to lone surrogates, which no UTF-8 text may hold."""
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
+    if not is_valid_unicode(text):
         return f"the {what} contains an unpaired UTF-16 surrogate: it is not valid Unicode"
     return None
 
@@ -243,3 +245,21 @@ def install(app: Optional[Sanic] = None) -> bool:
         app.register_middleware(check_request, "request")
         app.ctx.kai_http_api_checks = True
     return True
+
+
+class HttpApiChecks(InputChannel):
+    """``channels.http_api.HttpApiChecks`` in credentials.yml: not a channel, the checks above."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "http_api_checks"
+
+    def blueprint(self, on_new_message: Callable[..., Any]) -> Blueprint:
+        checks = Blueprint("http_api_checks", __name__)
+
+        @checks.listener("before_server_start")
+        async def install_checks(app: Sanic, _: Any) -> None:
+            if not install(app if app.name == API_APP_NAME else None):
+                logger.debug("HTTP API off (no --enable-api): nothing to check.")
+
+        return checks
