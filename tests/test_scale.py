@@ -91,7 +91,7 @@ def test_conversations_survive_kill_9_of_a_rasa_and_an_action_server(cluster: Cl
 
 def test_nasty_payloads_get_answers_below_500_and_kill_nothing(cluster: Cluster) -> None:
     pids = [p.popen.pid for p in cluster.rasa]
-    result = run_bad_input([cluster.url, cluster.rasa[1].url])
+    result = run_bad_input([cluster.url, cluster.rasa[1].url], tokens=cluster.tokens)
     assert result.status_5xx == 0 and result.no_response == 0, result.failures
     assert [p.popen.pid for p in cluster.rasa] == pids and all(p.alive() for p in cluster.rasa)
     assert result.by_status.get(413) and result.by_status.get(400) and result.by_status.get(401)

@@ -189,7 +189,7 @@ def _bad_input_run(cluster: Cluster, rounds: int) -> Dict:
     pids = {p.name: p.popen.pid for p in cluster.rasa}
     rss_per_round: List[List[float]] = []
     direct = cluster.rasa[-1]
-    result = run_bad_input([cluster.url, direct.url], rounds,
+    result = run_bad_input([cluster.url, direct.url], rounds, tokens=cluster.tokens,
                            after_round=lambda _: rss_per_round.append([round(p.rss_mb(), 1) for p in cluster.rasa]))
     died = any(not p.alive() or p.popen.pid != pids[p.name] for p in cluster.rasa)
     for failure in result.failures[:20]:
