@@ -9,3 +9,8 @@ export TF_CPP_MIN_LOG_LEVEL=2
 export TOKENIZERS_PARALLELISM=false
 export SQLALCHEMY_SILENCE_UBER_WARNING=1
 export PYTHONDONTWRITEBYTECODE=1
+# OpenMP threads sleep at a barrier instead of spinning: a spinning thread takes the core
+# another process needs, and with two threads on a 2-core machine where something else
+# runs, every barrier then waits for a descheduled thread (a token took 3.5x as long;
+# docs/generation-under-load.md). Read when torch is imported, so it must be set here.
+export OMP_WAIT_POLICY=PASSIVE

@@ -16,10 +16,12 @@ import datetime
 import json
 import os
 import sys
-import time
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
+import yaml
+
+from benchmarks.load.background import FOREIGN_LIMIT, busy_snapshot, foreign_cores, wait_until_quiet
 from benchmarks.load.scenarios import (
     THINK_S, TurnResult, project_config, run_sequential, run_users, served_generator, summarise,
 )
@@ -32,7 +34,6 @@ from bot.paths import PROJECT_ROOT
 RESULTS = PROJECT_ROOT / "benchmarks" / "results" / "streaming.json"
 PLOT = PROJECT_ROOT / "benchmarks" / "results" / "plots" / "generation_under_load.png"
 SCENARIOS = ("idle", "background_process", "four_users")
-QUIET_BELOW = 0.3  # cores other processes may use for the machine to count as idle
 
 
 def cpu_kind() -> Dict:
@@ -47,31 +48,34 @@ def cpu_kind() -> Dict:
             "cpu_model": info.get("model"), "cores": usable_cores(), "native_bfloat16": native_bfloat16()}
 
 
-def wait_until_quiet(meter, limit_s: float = 120.0) -> float:
-    """Wait (up to ``limit_s``) until other processes leave the cores alone; returns their use."""
-    deadline = time.monotonic() + limit_s
-    while True:
-        time.sleep(2.0)
-        meter.sample()
-        busy = meter.others_busy()
-        if busy < QUIET_BELOW or time.monotonic() > deadline:
-            return busy
+def undisturbed(run: Callable[[], List[TurnResult]], meter, attempts: int = 3) -> Tuple[List[TurnResult], float]:
+    """``run()`` on a quiet machine; repeated (up to ``attempts`` times) while other people's
+    jobs used ``FOREIGN_LIMIT`` cores or more during it. Returns the results and that use."""
+    for _ in range(attempts):
+        wait_until_quiet(meter)
+        before = busy_snapshot()
+        results = run()
+        foreign = foreign_cores(before, busy_snapshot())
+        if foreign < FOREIGN_LIMIT:
+            break
+        print(f"  other people's jobs used {foreign:.2f} cores meanwhile: again", flush=True)
+    return results, foreign
 
 
 def print_table(entry: Dict) -> None:
     print(f"\nCPU: {entry['cpu']} (family {entry['cpu_family']} model {entry['cpu_model']}), {entry['cores']} cores, "
           f"precision {entry['precision']}, OMP_WAIT_POLICY={entry['settings']['omp_wait_policy']}")
     print("| scenario | turns | answered | full reply p50 / p95 / max (s) | fallback reasons | queue wait (s) "
-          "| new tokens | threads used | others' cores |")
+          "| new tokens | threads used | others' cores (foreign) |")
     print("|---|---|---|---|---|---|---|---|---|")
-    for name in SCENARIOS:
+    for name in [n for n in SCENARIOS if n in entry]:
         s = entry[name]
         reasons = ", ".join(f"{k}: {v}" for k, v in s["fallback_reasons"].items()) or "-"
         threads = ", ".join(f"{k}: {v}" for k, v in s["threads_used"].items())
         r = s["full_reply_s"]
         print(f"| {name} | {s['turns']} | {s['answered_share']:.1%} | {r['p50']:.2f} / {r['p95']:.2f} / {r['max']:.2f} "
               f"| {reasons} | {s['queue_wait_s_mean']:.2f} | {s['new_tokens_mean']} | {threads} "
-              f"| {s['others_busy_cores_mean']:.2f} |")
+              f"| {s['others_busy_cores_mean']:.2f} ({s['foreign_cores']:.2f}) |")
 
 
 def plot(results: Dict[str, List[TurnResult]], entry: Dict, path: Path) -> None:
@@ -109,13 +113,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--turns", type=int, default=40, help="turns in each scenario")
     parser.add_argument("--users", type=int, default=4, help="users chatting at once in four_users")
     parser.add_argument("--seed", type=int, default=38)
-    parser.add_argument("--max-waiting", type=int, default=None, help="override max_waiting_replies")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="override generator settings of config.yml (values read as YAML)")
     parser.add_argument("--rasa-model", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=RESULTS)
     parser.add_argument("--plot", type=Path, default=PLOT)
+    parser.add_argument("--scenarios", nargs="+", choices=SCENARIOS, default=list(SCENARIOS),
+                        help="run only these (for comparisons: the results file wants all three)")
+    parser.add_argument("--details", type=Path, default=None, help="also write every turn here (JSON lines)")
     args = parser.parse_args(argv)
 
-    overrides = {} if args.max_waiting is None else {"max_waiting_replies": args.max_waiting}
+    overrides = {k: yaml.safe_load(v) for k, v in (item.split("=", 1) for item in args.set)}
     config = project_config(**overrides)
     rasa_model = args.rasa_model or newest_rasa_model()
     if rasa_model is None:
@@ -126,25 +134,38 @@ def main(argv: Optional[List[str]] = None) -> int:
     generator.warm_up()
     print(f"model {rasa_model.name}; {len(contexts)} held-out contexts per scenario")
 
-    quiet = wait_until_quiet(generator.worker.meter)
-    results = {"idle": run_sequential(generator, contexts, "idle", background=0)}
-    print(f"idle done (others used {quiet:.2f} cores before it)", flush=True)
-    results["background_process"] = run_sequential(generator, contexts, "background_process", background=1)
-    print("background_process done", flush=True)
-    wait_until_quiet(generator.worker.meter)
-    results["four_users"] = run_users(generator, contexts, args.users, args.seed)
+    runs = {
+        "idle": lambda: run_sequential(generator, contexts, "idle", background=0),
+        "background_process": lambda: run_sequential(generator, contexts, "background_process", background=1),
+        "four_users": lambda: run_users(generator, contexts, args.users, args.seed),
+    }
+    results, foreign = {}, {}
+    for name in args.scenarios:
+        results[name], foreign[name] = undisturbed(runs[name], generator.worker.meter)
+        print(f"{name} done (other people's jobs used {foreign[name]:.2f} cores meanwhile)", flush=True)
 
     entry = {
         **cpu_kind(), "precision": resolve(config.inference_precision),
         "date": datetime.date.today().isoformat(), "rasa_model": rasa_model.name,
         "settings": {"time_budget_s": config.time_budget_s, "max_new_tokens": config.max_new_tokens,
                      "max_prompt_tokens": config.max_prompt_tokens, "num_threads": config.num_threads,
+                     "decode_threads": config.decode_threads,
                      "max_waiting_replies": config.max_waiting_replies,
                      "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "unset"),
                      "users": args.users, "think_s": list(THINK_S)},
-        **{name: summarise(results[name]) for name in SCENARIOS},
+        **{name: {**summarise(results[name]), "foreign_cores": round(foreign[name], 2)} for name in results},
     }
     print_table(entry)
+    if args.details:
+        with args.details.open("w") as handle:
+            for name in results:
+                for r in results[name]:
+                    handle.write(json.dumps({"scenario": name, "user": r.user, "full_reply_s": round(r.full_reply_s, 3),
+                                             "others_busy": round(r.others_busy, 2), **r.reply.diagnostics(),
+                                             "text": r.reply.text}) + "\n")
+    if set(results) != set(SCENARIOS):
+        print("Not all scenarios ran: nothing saved.")
+        return 0
     plot(results, entry, args.plot)
     save(entry, args.out)
     print(f"wrote {args.out} and {args.plot}")

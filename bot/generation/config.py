@@ -39,8 +39,15 @@ class GeneratorConfig:
     seed: int = field(default=42, metadata={"help": "Seed for sampling, LoRA initialisation and shuffling."})
     num_threads: int = field(
         default=2,
-        metadata={"help": "Most CPU threads per reply (0: every usable core); fewer while other processes "
-                          "keep cores busy (bot/generation/threads.py)."},
+        metadata={"help": "Most CPU threads for reading the prompt (0: every usable core); fewer while "
+                          "other processes keep cores busy (bot/generation/threads.py)."},
+    )
+    decode_threads: int = field(
+        default=1,
+        metadata={"help": "Most CPU threads while decoding (0: as many as the prompt got). One token reads "
+                          "every weight once, so decoding is bound by memory bandwidth: on the 2-core "
+                          "target one thread decodes as fast as two, with no barrier to stall at when "
+                          "another process takes a core (docs/generation-under-load.md)."},
     )
     inference_precision: str = field(
         default="auto",
@@ -53,6 +60,12 @@ class GeneratorConfig:
         default=2.0,
         metadata={"help": "Wall-clock budget per reply, queue wait and prompt included; over it the "
                           "fallback response is sent."},
+    )
+    reply_target_s: float = field(
+        default=1.2,
+        metadata={"help": "Soft target: past it, decoding stops as soon as a sentence is finished (the "
+                          "reply keeps its finished sentences; 0: no target). Replies get shorter on a "
+                          "slow CPU instead of running into time_budget_s."},
     )
     max_waiting_replies: int = field(
         default=1,
@@ -112,8 +125,10 @@ class GeneratorConfig:
         _require(lambda: 0 < self.top_p <= 1, "top_p", "a float in (0, 1]")
         _require(lambda: self.repetition_penalty >= 1, "repetition_penalty", "a float >= 1")
         _require(lambda: self.num_threads >= 0, "num_threads", "an integer >= 0")
+        _require(lambda: self.decode_threads >= 0, "decode_threads", "an integer >= 0")
         _require(lambda: self.inference_precision in PRECISIONS, "inference_precision", " or ".join(PRECISIONS))
         _require(lambda: self.time_budget_s > 0, "time_budget_s", "a float > 0 (seconds)")
+        _require(lambda: self.reply_target_s >= 0, "reply_target_s", "a float >= 0 (seconds; 0: none)")
         _require(lambda: self.max_waiting_replies >= 0, "max_waiting_replies", "an integer >= 0")
         _require(lambda: bool(str(self.busy_text).strip()), "busy_text", "a non-empty text")
         _require(lambda: self.max_reply_chars >= 10, "max_reply_chars", "an integer >= 10")

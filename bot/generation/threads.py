@@ -56,7 +56,7 @@ def threads_for(others_busy: float, cores: int, most: int) -> int:
     return max(1, min(cap, wanted))
 
 
-def _system_busy_seconds() -> float:
+def system_busy_seconds() -> float:
     """CPU-seconds all processes (and the hypervisor's steal) took since boot."""
     fields = [int(v) for v in PROC_STAT.read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
@@ -79,7 +79,7 @@ class LoadMeter:
     def __init__(
         self,
         window_s: float = WINDOW_S,
-        system: Callable[[], float] = _system_busy_seconds,
+        system: Callable[[], float] = system_busy_seconds,
         own: Callable[[], float] = _own_seconds,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
