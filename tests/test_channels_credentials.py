@@ -56,7 +56,7 @@ def test_without_secrets_slack_and_telegram_are_left_out_with_one_line_each(envi
         channels = create_http_input_channels(None, CREDENTIALS)
 
     assert [type(c).__name__ for c in channels] == [
-        "RestChannel", "SocketIOChannel", "WebChatPage", "LeftOutChannel", "LeftOutChannel",
+        "RestChannel", "SocketIOChannel", "WebChatPage", "HttpApiChecks", "LeftOutChannel", "LeftOutChannel",
     ]
     lines = left_out_lines(caplog)
     assert len(lines) == 2
