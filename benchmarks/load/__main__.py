@@ -1,7 +1,7 @@
 """`python -m benchmarks.load`: the served generator idle, beside a CPU-bound process, and
 with four users at once; writes ``under_load`` in benchmarks/results/streaming.json.
 
-    python -m benchmarks.load [--turns 40] [--user-turns 10] [--rasa-model models/x.tar.gz]
+    python -m benchmarks.load [--turns 80] [--set KEY=VALUE ...] [--rasa-model models/x.tar.gz]
 
 Held-out chit-chat contexts (the corpus' held-out split, drawn as ``bot.bench generation``
 draws them), the adapter and settings the trained Rasa model serves (``config.yml``).
@@ -110,7 +110,7 @@ def save(entry: Dict, out: Path) -> None:
 
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.load", description=__doc__.split("\n")[0])
-    parser.add_argument("--turns", type=int, default=40, help="turns in each scenario")
+    parser.add_argument("--turns", type=int, default=80, help="turns in each scenario")
     parser.add_argument("--users", type=int, default=4, help="users chatting at once in four_users")
     parser.add_argument("--seed", type=int, default=38)
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",

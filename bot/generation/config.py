@@ -28,7 +28,9 @@ class GeneratorConfig:
         default=6, metadata={"help": "Last user/bot turns of the conversation put in the prompt."}
     )
     max_prompt_tokens: int = field(
-        default=384, metadata={"help": "Prompt length cap; the oldest turns are dropped first."}
+        default=256,
+        metadata={"help": "Prompt length cap; the oldest turns are dropped first (256 keeps 94.5% of "
+                          "held-out chit-chat prompts whole; docs/generation-under-load.md)."},
     )
     # --- decoding ---
     max_new_tokens: int = field(default=40, metadata={"help": "Longest reply in tokens."})
@@ -68,7 +70,7 @@ class GeneratorConfig:
                           "slow CPU instead of running into time_budget_s."},
     )
     max_waiting_replies: int = field(
-        default=1,
+        default=2,
         metadata={"help": "Replies that may wait for the generation worker behind the one it is writing; "
                           "one more is answered at once with busy_text."},
     )

@@ -16,7 +16,7 @@ How the budget holds on a busy machine (``docs/generation-under-load.md``):
   free (:mod:`bot.generation.threads`) and decodes on ``decode_threads``;
 * the prompt is fed in chunks of ``PREFILL_CHUNK`` tokens, and a chunk, or the
   whole prefill, that the measured speed says cannot finish in time is not
-  started; decoding stops before a token that would end past the deadline, and at
+  started (a prompt too long for the time left loses its oldest turns first); decoding stops before a token that would end past the deadline, and at
   a finished sentence once the reply is past ``reply_target_s`` or while other
   replies wait;
 * the caller stops waiting at the deadline (plus a little slack) whatever the
@@ -25,11 +25,13 @@ How the budget holds on a busy machine (``docs/generation-under-load.md``):
 from __future__ import annotations
 
 import logging
+import statistics
 import threading
 import time
+from collections import deque
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Deque, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from transformers import DynamicCache, PreTrainedModel, PreTrainedTokenizerBase, StoppingCriteria
@@ -46,8 +48,8 @@ BUSY = "busy"  # fallback reason: the generation queue was full
 PREFILL_CHUNK = 128  # prompt tokens per forward pass; the deadline is checked between passes
 MIN_REPLY_TOKENS = 8  # a prefill is only started if this many tokens can follow it
 RESULT_SLACK_S = 0.25  # how long past the deadline the caller still waits for the worker
-RATE_WEIGHT = 0.3  # weight of the newest measurement in the running speed estimates
-STALE_S = 30.0  # speed estimates older than this are not trusted
+SPEED_SAMPLES = 5  # speed estimates are medians of this many recent measurements
+STALE_S = 30.0  # measurements older than this are not trusted
 
 
 @dataclass(frozen=True)
@@ -92,37 +94,45 @@ class _Turn:
 
 
 class _Speed:
-    """Running estimates, per thread count, of one decoding step and one full prefill chunk.
+    """Recent speeds, per thread count: seconds per decoding step (one step reads every
+    weight once) and seconds per prompt token on top of that, per forward pass.
 
-    An estimate older than ``STALE_S`` is not used: one measured during a burst of load
-    would otherwise refuse every prefill, and a refused prefill measures nothing.
+    Each estimate is the median of the last ``SPEED_SAMPLES`` measurements younger than
+    ``STALE_S``: one pass slowed by a burst of load must not refuse every prompt after it
+    (a refused prefill measures nothing).
     """
 
-    STEP, CHUNK = "step", "chunk"
+    STEP, TOKEN = "step", "prompt token"
 
     def __init__(self) -> None:
-        self._seconds: Dict[Tuple[str, int], Tuple[float, float]] = {}  # -> (seconds, measured at)
+        self._samples: Dict[Tuple[str, int], Deque[Tuple[float, float]]] = {}  # -> (seconds, measured at)
 
     def record(self, kind: str, threads: int, seconds: float) -> None:
-        old = self.estimate(kind, threads, same_threads_only=True)
-        value = seconds if old is None else (1 - RATE_WEIGHT) * old + RATE_WEIGHT * seconds
-        self._seconds[kind, threads] = (value, time.monotonic())
+        self._samples.setdefault((kind, threads), deque(maxlen=SPEED_SAMPLES)).append((seconds, time.monotonic()))
 
-    def estimate(self, kind: str, threads: int, same_threads_only: bool = False) -> Optional[float]:
-        """The fresh estimate at ``threads``; else the slowest fresh one at another thread count."""
+    def record_pass(self, threads: int, tokens: int, seconds: float, decode_threads: int) -> None:
+        step = self.estimate(self.STEP, decode_threads) or 0.0
+        self.record(self.TOKEN, threads, max(seconds - step, 0.0) / tokens)
+
+    def estimate(self, kind: str, threads: int) -> Optional[float]:
+        """At ``threads``; with no fresh measurement there, the slowest at another thread count."""
         now = time.monotonic()
-        fresh = {t: v for (k, t), (v, at) in self._seconds.items() if k == kind and now - at < STALE_S}
-        if threads in fresh or same_threads_only:
-            return fresh.get(threads)
-        return max(fresh.values(), default=None)
+        fresh = {t: [v for v, at in samples if now - at < STALE_S]
+                 for (k, t), samples in self._samples.items() if k == kind}
+        medians = {t: statistics.median(values) for t, values in fresh.items() if values}
+        return medians.get(threads, max(medians.values(), default=None))
 
     def fits(self, turn: "_Turn", prompt_tokens: int, reply_tokens: int = 0) -> bool:
         """Whether reading ``prompt_tokens`` (then writing ``reply_tokens``) fits in the turn's
-        time left; without estimates, the benefit of the doubt. Every forward pass reads all
-        weights once (about one decoding step); a full chunk costs ``CHUNK``."""
+        time left; without measurements, the benefit of the doubt."""
         step = self.estimate(self.STEP, turn.decode_threads) or 0.0
-        chunk = self.estimate(self.CHUNK, turn.threads) or 0.0
-        return step + prompt_tokens / PREFILL_CHUNK * chunk + reply_tokens * step < turn.left()
+        token = self.estimate(self.TOKEN, turn.threads) or 0.0
+        passes = -(-prompt_tokens // PREFILL_CHUNK)
+        return passes * step + prompt_tokens * token + reply_tokens * step < turn.left()
+
+    def __str__(self) -> str:
+        return ", ".join(f"{kind} on {threads}: {self.estimate(kind, threads) or 0:.4f} s"
+                         for kind, threads in self._samples)
 
 
 class _DeadlineStop(StoppingCriteria):
@@ -235,12 +245,10 @@ class ReplyGenerator:
         """(text, new tokens, stopped by the deadline) for the worker's current turn."""
         now = time.monotonic()
         turn: _Turn = getattr(self._current, "turn", None) or _Turn(now, now + self.config.time_budget_s)
-        ids = encode_prompt(self.tokenizer, messages, self.config.max_prompt_tokens)["input_ids"]
-        turn.prompt_tokens = int(ids.shape[1])
         turn.threads = threads_for(self.worker.meter.others_busy(), usable_cores(), self.config.num_threads)
         turn.decode_threads = min(turn.threads, self.config.decode_threads) or turn.threads
-        if not self.speed.fits(turn, turn.prompt_tokens, MIN_REPLY_TOKENS):
-            logger.info(f"No time for a {turn.prompt_tokens}-token prompt ({turn.left():.2f} s left).")
+        ids = self._prompt_in_time(messages, turn)
+        if ids is None:
             return "", 0, True
         with torch.inference_mode():
             use_threads(turn.threads)
@@ -260,6 +268,26 @@ class ReplyGenerator:
         )
         return text, int(new.shape[0]), stop.fired and not finished
 
+    def _prompt_in_time(self, messages: List[Dict[str, str]], turn: _Turn) -> Optional[torch.Tensor]:
+        """The prompt, capped at ``max_prompt_tokens`` and, when the time left cannot read it and
+        still write a sentence, at what it can read (older turns go first, never the user's
+        message); ``None`` when not even the system prompt and that message fit."""
+        ids = encode_prompt(self.tokenizer, messages, self.config.max_prompt_tokens)["input_ids"]
+        turn.prompt_tokens = int(ids.shape[1])
+        if self.speed.fits(turn, turn.prompt_tokens, MIN_REPLY_TOKENS):
+            return ids
+        shortest = encode_prompt(self.tokenizer, [messages[0], messages[-1]], self.config.max_prompt_tokens)
+        affordable = next((n for n in range(turn.prompt_tokens - 16, 0, -16)
+                           if self.speed.fits(turn, n, MIN_REPLY_TOKENS)), 0)
+        if affordable < shortest["input_ids"].shape[1]:
+            logger.info(f"No time for a {turn.prompt_tokens}-token prompt on {turn.threads} threads "
+                        f"({turn.left():.2f} s left; {self.speed}).")
+            return None
+        ids = encode_prompt(self.tokenizer, messages, affordable)["input_ids"]
+        logger.info(f"Prompt cut from {turn.prompt_tokens} to {ids.shape[1]} tokens to fit the time left.")
+        turn.prompt_tokens = int(ids.shape[1])
+        return ids
+
     def _prefill(self, ids: torch.Tensor, turn: _Turn) -> Optional[DynamicCache]:
         """The KV cache of all prompt tokens but the last (``generate`` feeds that one), built
         chunk by chunk; ``None`` when the deadline, or the caller, stopped it."""
@@ -272,8 +300,7 @@ class ReplyGenerator:
             started = time.monotonic()
             self.model(input_ids=ids[:, begin:end], past_key_values=cache, use_cache=True,
                        cache_position=torch.arange(begin, end))
-            if end - begin == PREFILL_CHUNK:
-                self.speed.record(_Speed.CHUNK, turn.threads, time.monotonic() - started)
+            self.speed.record_pass(turn.threads, end - begin, time.monotonic() - started, turn.decode_threads)
         return cache
 
     def _decoding_settings(self) -> Dict[str, Any]:
